@@ -1,0 +1,72 @@
+// The plan: the validated, normalised form of supervisor.yaml (or of a single
+// `supervisor -- cmd` command line) that the supervisor runs. Everything here
+// is plain data in final units (milliseconds, bytes, numeric ids), so the
+// supervision code never parses or defaults anything itself.
+
+export type RestartPolicy = 'always' | 'on-failure' | 'never';
+export type OutputMode = 'inherit' | 'json';
+export type LogFormat = 'json' | 'pretty' | 'auto';
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+/** What the supervisor does when a program ends for good or turns fatal. */
+export interface EndAction {
+  action: 'continue' | 'shutdown';
+  /** Exit code for the container; undefined = derived from the program's exit (see README). */
+  exitCode?: number;
+}
+
+export interface BackoffPlan {
+  initialMs: number;
+  factor: number;
+  maxMs: number;
+  /** Uptime after which a run counts as stable and the backoff starts again from initialMs. */
+  resetAfterMs: number;
+}
+
+export interface CrashLoopPlan {
+  /** More than this many restarts inside windowMs turns the program fatal. */
+  maxRestarts: number;
+  windowMs: number;
+}
+
+export interface ProgramPlan {
+  name: string;
+  /** argv[0] is the executable; with shell=true, argv is ['/bin/sh', '-c', script]. */
+  argv: string[];
+  /** Full environment of the child (the supervisor's own merged with the program's). */
+  env: Record<string, string>;
+  /** Names of the variables the config set (logged by name only, never by value). */
+  envKeys: string[];
+  cwd?: string;
+  uid?: number;
+  gid?: number;
+  /** The user name given in the config, for logs. */
+  user?: string;
+  restart: RestartPolicy;
+  backoff: BackoffPlan;
+  /** The child must stay up this long to count as started (STARTING → RUNNING). */
+  startSecsMs: number;
+  crashLoop: CrashLoopPlan;
+  stopSignal: NodeJS.Signals;
+  stopGraceMs: number;
+  /** Child gets its own process group (session); signals go to the whole group. */
+  processGroup: boolean;
+  /** Programs that must be RUNNING (or have exited 0 for good) before this one starts. */
+  startAfter: string[];
+  output: OutputMode;
+  /** stdin: inherit (single-command mode, like tini) or ignore. */
+  stdin: 'inherit' | 'ignore';
+  onExit: EndAction;
+  onFatal: EndAction;
+}
+
+export interface SupervisorPlan {
+  /** Programs in start order (dependencies first). */
+  programs: ProgramPlan[];
+  /** After this long in shutdown, everything left gets SIGKILL. */
+  shutdownTimeoutMs: number;
+  /** Single-command mode (`supervisor -- cmd`): exit code rules follow tini. */
+  singleCommand: boolean;
+  /** The config file this plan came from, if any. */
+  source?: string;
+}
