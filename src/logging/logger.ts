@@ -1,0 +1,40 @@
+// Turns supervisor events into log lines: pino JSON (one object per line, with
+// `event` first-class) on stdout, or pino-pretty output for humans on a TTY.
+import pino from 'pino';
+import pretty from 'pino-pretty';
+import type { LogFormat, LogLevel } from '../plan/types.js';
+import { EVENT_LEVELS, type EventFields, type EventName, type EventSink } from './events.js';
+import { stdout, type Sink } from './sink.js';
+
+export interface LoggerOptions {
+  level: LogLevel;
+  format: LogFormat;
+}
+
+export function resolveFormat(format: LogFormat, isTTY: boolean): 'json' | 'pretty' {
+  if (format === 'auto') return isTTY ? 'pretty' : 'json';
+  return format;
+}
+
+export function createLogger(options: LoggerOptions, sink: Sink = stdout()): EventSink & { logger: pino.Logger } {
+  const format = resolveFormat(options.format, Boolean(process.stdout.isTTY));
+  const stream =
+    format === 'pretty'
+      ? pretty({ sync: true, colorize: Boolean(process.stdout.isTTY), ignore: 'hostname', destination: 1 })
+      : { write: (line: string) => sink.write(line) };
+  const logger = pino(
+    {
+      level: options.level,
+      base: undefined, // no pid/hostname on every line: the pid is always 1
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    stream,
+  );
+  return {
+    logger,
+    emit(event: EventName, fields: EventFields, msg: string) {
+      logger[EVENT_LEVELS[event]]({ event, ...fields }, msg);
+    },
+  };
+}

@@ -1,0 +1,124 @@
+// Starts one program's process with child_process and reports what happens to
+// it (spawned, failed to spawn, exited) through callbacks. Keeps the registry
+// of pids that libuv owns, which the orphan reaper must leave alone.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
+import type { ProgramPlan } from '../plan/types.js';
+import type { Sink } from '../logging/sink.js';
+import { pipeFramedLines } from './output.js';
+
+/** Pids spawned by child_process whose exit libuv has not reported yet. */
+const spawnedPids = new Set<number>();
+
+export function isSpawnedChild(pid: number): boolean {
+  return spawnedPids.has(pid);
+}
+
+export interface ChildExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface SpawnFailure {
+  /** errno name (ENOENT, EACCES, EPERM...) */
+  code: string;
+  message: string;
+  /** Exit code a shell would report: 127 not found, 126 not executable. */
+  exitCode: number;
+}
+
+export interface ChildHandle {
+  pid: number;
+  /** Sends a signal to the child, or to its whole process group. False if it was already gone. */
+  signal(sig: NodeJS.Signals, toGroup: boolean): boolean;
+}
+
+export interface SpawnCallbacks {
+  onExit(exit: ChildExit): void;
+  onSpawnFailed(failure: SpawnFailure): void;
+}
+
+export interface OutputSinks {
+  stdout: Sink;
+  stderr: Sink;
+}
+
+export function failureExitCode(errno: string): number {
+  return errno === 'ENOENT' ? 127 : 126;
+}
+
+function describeFailure(plan: ProgramPlan, err: NodeJS.ErrnoException): SpawnFailure {
+  const code = err.code ?? 'EUNKNOWN';
+  let message = `cannot execute ${plan.argv[0]}: ${err.message}`;
+  if (code === 'ENOENT') message = `command not found: ${plan.argv[0]}`;
+  if (code === 'EACCES') message = `permission denied: ${plan.argv[0]}`;
+  return { code, message, exitCode: failureExitCode(code) };
+}
+
+/**
+ * Spawns the program. Returns the handle, or undefined when the spawn failed
+ * (then `onSpawnFailed` is called on a later tick, never synchronously).
+ */
+export function startChild(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallbacks): ChildHandle | undefined {
+  // libuv reports a missing cwd as ENOENT, indistinguishable from a missing
+  // command: check it first so the message names the right culprit.
+  if (plan.cwd !== undefined) {
+    let ok = false;
+    try {
+      ok = statSync(plan.cwd).isDirectory();
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      const failure = { code: 'ENOENT', message: `working directory does not exist: ${plan.cwd}`, exitCode: 127 };
+      setImmediate(() => cb.onSpawnFailed(failure));
+      return undefined;
+    }
+  }
+
+  const json = plan.output === 'json';
+  let child: ChildProcess;
+  try {
+    child = spawn(plan.argv[0]!, plan.argv.slice(1), {
+      cwd: plan.cwd,
+      env: plan.env,
+      uid: plan.uid,
+      gid: plan.gid,
+      detached: plan.processGroup,
+      stdio: [plan.stdin, json ? 'pipe' : 'inherit', json ? 'pipe' : 'inherit'],
+      windowsHide: true,
+    });
+  } catch (e) {
+    // Synchronous failures: EPERM for uid/gid without privilege, EINVAL...
+    const failure = describeFailure(plan, e as NodeJS.ErrnoException);
+    setImmediate(() => cb.onSpawnFailed(failure));
+    return undefined;
+  }
+  const pid = child.pid;
+  if (pid === undefined) {
+    child.once('error', (err) => cb.onSpawnFailed(describeFailure(plan, err)));
+    return undefined;
+  }
+  spawnedPids.add(pid);
+  // After a successful spawn, 'error' only means a failed kill(); exit is what counts.
+  child.on('error', () => {});
+  child.once('exit', (code, signal) => {
+    spawnedPids.delete(pid);
+    cb.onExit({ code, signal });
+  });
+  if (json) {
+    pipeFramedLines(child.stdout!, plan.name, 'stdout', sinks.stdout);
+    pipeFramedLines(child.stderr!, plan.name, 'stderr', sinks.stderr);
+  }
+  return {
+    pid,
+    signal(sig, toGroup) {
+      try {
+        process.kill(toGroup ? -pid : pid, sig);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}

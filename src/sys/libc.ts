@@ -1,0 +1,46 @@
+// The few libc calls Node does not offer, through koffi: waitpid on one pid (to
+// reap orphans without touching libuv's children) and prctl to become a child
+// subreaper. Loading can fail on an exotic platform: callers get `null` and a
+// reason, and the supervisor runs degraded instead of dying.
+import koffi from 'koffi';
+import { decodeWaitStatus, type WaitStatus } from './wait-status.js';
+
+const WNOHANG = 1;
+const PR_SET_CHILD_SUBREAPER = 36;
+
+export interface Libc {
+  /** Reaps `pid` if it is a zombie child. Returns its status, or null if it is still running or not ours. */
+  reap(pid: number): WaitStatus | null;
+  /** prctl(PR_SET_CHILD_SUBREAPER, 1); returns the errno on failure, 0 on success. */
+  setChildSubreaper(): number;
+}
+
+function load(): Libc {
+  const lib = koffi.load(null as unknown as string);
+  const waitpid = lib.func('int waitpid(int pid, _Out_ int *status, int options)');
+  const prctl = lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)');
+  return {
+    reap(pid) {
+      const status = [0];
+      const r = waitpid(pid, status, WNOHANG) as number;
+      // 0: still running; -1 (ECHILD): not our child or already reaped.
+      return r === pid ? decodeWaitStatus(status[0]!) : null;
+    },
+    setChildSubreaper() {
+      return (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) as number) === 0 ? 0 : koffi.errno();
+    },
+  };
+}
+
+let cached: { libc: Libc | null; error?: string } | undefined;
+
+export function libc(): { libc: Libc | null; error?: string } {
+  if (!cached) {
+    try {
+      cached = { libc: load() };
+    } catch (e) {
+      cached = { libc: null, error: e instanceof Error ? e.message : String(e) };
+    }
+  }
+  return cached;
+}
