@@ -60,9 +60,17 @@ export interface ProgramPlan {
   onFatal: EndAction;
 }
 
+export interface LogPlan {
+  level: LogLevel;
+  /** auto = pretty when stdout is a TTY, else json. */
+  format: LogFormat;
+}
+
 export interface SupervisorPlan {
   /** Programs in start order (dependencies first). */
   programs: ProgramPlan[];
+  /** The config file's `log:` section with defaults applied (absent in hand-made plans: use info/auto). */
+  log?: LogPlan;
   /** After this long in shutdown, everything left gets SIGKILL. */
   shutdownTimeoutMs: number;
   /** Single-command mode (`supervisor -- cmd`): exit code rules follow tini. */

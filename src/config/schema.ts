@@ -1,0 +1,253 @@
+// The zod schema of supervisor.yaml: validates the file (strict objects, so a
+// typo is an error), converts units and signal names, and generates the JSON
+// Schema editors use. Built-in defaults are NOT applied here (see defaults.ts):
+// every program field stays optional so `defaults:` can be merged in later.
+import { z } from 'zod';
+import { PROGRAM_DEFAULTS, SUPERVISOR_DEFAULTS } from './defaults.js';
+import { normaliseSignal } from './signals.js';
+import { DURATION_HINT, DURATION_PATTERN, formatDuration, parseDuration, showValue } from './units.js';
+
+export const PROGRAM_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const;
+export const OUTPUT_MODES = ['inherit', 'json'] as const;
+export const END_ACTIONS = ['continue', 'shutdown'] as const;
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export const LOG_FORMATS = ['json', 'pretty', 'auto'] as const;
+
+/** `500ms`, `30s`, `1m30s`, or a number of seconds → milliseconds. */
+const duration = z
+  .union(
+    [
+      z.number({ error: DURATION_HINT }).nonnegative({ error: DURATION_HINT }),
+      z.string({ error: DURATION_HINT }).regex(new RegExp(DURATION_PATTERN), { error: DURATION_HINT }),
+    ],
+    { error: DURATION_HINT },
+  )
+  .transform((value, ctx) => {
+    try {
+      return parseDuration(value);
+    } catch (error) {
+      ctx.issues.push({ code: 'custom', message: (error as Error).message, input: value });
+      return z.NEVER;
+    }
+  });
+
+const durationField = (what: string, defaultMs?: number) =>
+  duration
+    .optional()
+    .describe(
+      `${what} A duration like 500ms, 30s, 2m, 1m30s; a bare number means seconds.` +
+        (defaultMs === undefined ? '' : ` Default: ${formatDuration(defaultMs)}.`),
+    );
+
+const signal = z.string().transform((value, ctx) => {
+  const name = normaliseSignal(value);
+  if (name === undefined) {
+    ctx.issues.push({
+      code: 'custom',
+      message: `expected a signal name like SIGTERM, TERM or sigterm, got ${showValue(value)}`,
+      input: value,
+    });
+    return z.NEVER;
+  }
+  return name;
+});
+
+const ID_MAX = 2 ** 32 - 2;
+const userOrGroup = (what: 'user' | 'group', id: 'uid' | 'gid') =>
+  z.union([z.string().min(1), z.number().int().min(0).max(ID_MAX)], {
+    error: `expected a ${what} name or a numeric ${id}`,
+  });
+
+const endAction = z.union(
+  [
+    z.enum(END_ACTIONS),
+    z.strictObject({
+      action: z.enum(END_ACTIONS).describe('continue: the other programs keep running; shutdown: stop everything.'),
+      exit_code: z
+        .number()
+        .int({ error: 'expected an exit code from 0 to 255' })
+        .min(0, { error: 'expected an exit code from 0 to 255' })
+        .max(255, { error: 'expected an exit code from 0 to 255' })
+        .optional()
+        .describe("The supervisor's exit code when this action shuts it down. Default: derived from the program's exit."),
+    }),
+  ],
+  { error: 'expected continue, shutdown, or {action: shutdown, exit_code: N}' },
+);
+
+const envValue = z
+  .union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean' })
+  .transform((value) => String(value));
+
+const env = z
+  .record(
+    z.string().regex(/^[^=\0]+$/, { error: 'expected an environment variable name (not empty, no "=")' }),
+    envValue,
+  )
+  .describe(
+    "Environment variables for the child, merged over the supervisor's own environment. " +
+      'Numbers and booleans become strings (quote values like "1.10" to keep them as written).',
+  );
+
+const backoff = z
+  .strictObject({
+    initial: durationField('Delay before the first restart.', PROGRAM_DEFAULTS.backoff.initialMs),
+    factor: z
+      .number()
+      .min(1, { error: 'expected a number >= 1' })
+      .optional()
+      .describe(`Each further restart waits this many times longer. At least 1. Default: ${PROGRAM_DEFAULTS.backoff.factor}.`),
+    max: durationField('Longest delay between restarts.', PROGRAM_DEFAULTS.backoff.maxMs),
+    reset_after: durationField(
+      'A run that stays up this long counts as stable: the next delay starts again from `initial`.',
+      PROGRAM_DEFAULTS.backoff.resetAfterMs,
+    ),
+  })
+  .describe('Delay between restarts, growing exponentially. Set fields merge over `defaults.backoff` one by one.');
+
+const crashLoop = z
+  .strictObject({
+    max_restarts: z
+      .number()
+      .int()
+      .min(0, { error: 'expected a number >= 0' })
+      .optional()
+      .describe(`Default: ${PROGRAM_DEFAULTS.crashLoop.maxRestarts}.`),
+    window: durationField('', PROGRAM_DEFAULTS.crashLoop.windowMs),
+  })
+  .describe('More than `max_restarts` restarts within `window` turns the program fatal (see on_fatal).');
+
+/** Every program field that `defaults:` may also set. */
+const sharedProgramFields = {
+  env: env.optional(),
+  cwd: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Working directory of the child. A relative path is relative to the config file's directory."),
+  user: userOrGroup('user', 'uid')
+    .optional()
+    .describe('Run the child as this user (name from /etc/passwd, or numeric uid). Sets HOME, USER and LOGNAME unless env does.'),
+  group: userOrGroup('group', 'gid')
+    .optional()
+    .describe("Run the child with this group (name from /etc/group, or numeric gid). Default: the user's primary group."),
+  restart: z
+    .enum(RESTART_POLICIES)
+    .optional()
+    .describe(`When to restart the program after it exits. Default: ${PROGRAM_DEFAULTS.restart}.`),
+  backoff: backoff.optional(),
+  start_secs: durationField(
+    'The program must stay up this long to count as started (like supervisord startsecs).',
+    PROGRAM_DEFAULTS.startSecsMs,
+  ),
+  crash_loop: crashLoop.optional(),
+  stop_signal: signal
+    .optional()
+    .describe(`Signal that asks the program to stop: SIGTERM, TERM or sigterm. Default: ${PROGRAM_DEFAULTS.stopSignal}.`),
+  stop_grace: durationField('After the stop signal, wait this long, then SIGKILL.', PROGRAM_DEFAULTS.stopGraceMs),
+  process_group: z
+    .boolean()
+    .optional()
+    .describe(
+      `Start the child in its own process group and signal the whole group. Default: ${PROGRAM_DEFAULTS.processGroup}.`,
+    ),
+  priority: z
+    .number()
+    .int()
+    .optional()
+    .describe(`Lower starts first (like supervisord): waits for every program with a lower number. Default: ${PROGRAM_DEFAULTS.priority}.`),
+  output: z
+    .enum(OUTPUT_MODES)
+    .optional()
+    .describe(`inherit: child writes straight to the container's stdout/stderr; json: each line becomes a JSON log record. Default: ${PROGRAM_DEFAULTS.output}.`),
+  on_exit: endAction
+    .optional()
+    .describe(`What to do when the program ends for good on its own (not restarted). Default: ${PROGRAM_DEFAULTS.onExit.action}.`),
+  on_fatal: endAction
+    .optional()
+    .describe(`What to do when the program turns fatal (crash loop). Default: ${PROGRAM_DEFAULTS.onFatal.action}.`),
+  // ── memory: ───────────────────────────────────────────────────────────────
+  // Reserved for the memory-limits issue (per-program memory cap, OOM handling).
+  // Not implemented yet: until then `memory:` is rejected as an unknown key.
+  // It will go here (so `defaults.memory` works too), parsed with
+  // parseSizeOrPercent from ./units.js.
+};
+
+const command = z
+  .union(
+    [
+      z
+        .array(z.string())
+        .min(1, { error: 'expected a non-empty list' })
+        .refine((argv) => argv[0] !== '', { error: 'the program to run (first item) must not be empty' }),
+      z.string().min(1, { error: 'expected a non-empty command' }),
+    ],
+    { error: 'expected a list of strings (argv) or a string' },
+  )
+  .describe(
+    'The program to run: an argv list, or a string split into words like a shell would ' +
+      '(quotes and backslashes; no $variables or globs) unless shell: true.',
+  );
+
+export const programSchema = z
+  .strictObject({
+    command,
+    shell: z
+      .boolean()
+      .optional()
+      .describe('Run `command` (a string) with /bin/sh -c, so $variables, pipes and globs work. Default: false.'),
+    depends_on: z
+      .array(z.string())
+      .optional()
+      .describe('Programs that must be running (or have exited 0 for good) before this one starts.'),
+    ...sharedProgramFields,
+  })
+  .describe('One supervised program.');
+
+export const defaultsSchema = z
+  .strictObject(sharedProgramFields)
+  .describe('Fields applied to every program that does not set them itself (nested sections merge field by field).');
+
+export const PROGRAM_NAME_HINT = 'expected a program name: letters, digits, _ . - and not starting with _ . -';
+
+export const configSchema = z
+  .strictObject({
+    version: z.literal(1, { error: 'expected 1 (the only version so far)' }).optional().describe('Config file format version: 1.'),
+    shutdown_timeout: durationField(
+      'After this long in shutdown, every program still running gets SIGKILL.',
+      SUPERVISOR_DEFAULTS.shutdownTimeoutMs,
+    ),
+    log: z
+      .strictObject({
+        level: z.enum(LOG_LEVELS).optional().describe(`Default: ${SUPERVISOR_DEFAULTS.log.level}.`),
+        format: z
+          .enum(LOG_FORMATS)
+          .optional()
+          .describe(`auto = pretty when stdout is a terminal, else json. Default: ${SUPERVISOR_DEFAULTS.log.format}.`),
+      })
+      .optional()
+      .describe("The supervisor's own log."),
+    defaults: defaultsSchema.optional(),
+    programs: z
+      .record(z.string().regex(PROGRAM_NAME_PATTERN, { error: PROGRAM_NAME_HINT }), programSchema)
+      .refine((programs) => Object.keys(programs).length > 0, { error: 'expected at least one program' })
+      .meta({ minProperties: 1 })
+      .describe('The programs to supervise, by name.'),
+  })
+  .meta({ title: 'supervisor.yaml', description: 'Configuration of the pid1 supervisor.' });
+
+/** The file as written (what the JSON Schema describes). */
+export type ConfigInput = z.input<typeof configSchema>;
+export type ProgramConfigInput = z.input<typeof programSchema>;
+export type DefaultsConfigInput = z.input<typeof defaultsSchema>;
+/** The file after validation: durations in ms, signals normalised, env values strings; no defaults applied. */
+export type Config = z.output<typeof configSchema>;
+export type ProgramConfig = z.output<typeof programSchema>;
+export type DefaultsConfig = z.output<typeof defaultsSchema>;
+export type EndActionConfig = NonNullable<ProgramConfig['on_exit']>;
+
+/** JSON Schema (draft 2020-12) of supervisor.yaml, from the same definition the validator uses. */
+export function configJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(configSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
+}

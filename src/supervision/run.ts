@@ -1,0 +1,119 @@
+// Runs a plan as a real init: wires the Supervisor to the OS (child_process,
+// /proc, koffi's waitpid and prctl, signal handlers, the orphan reaper) and
+// keeps PID 1 alive through its own bugs (an internal error is logged, the
+// children stay supervised).
+import { onExit } from 'signal-exit';
+import type { SupervisorPlan } from '../plan/types.js';
+import type { EventSink } from '../logging/events.js';
+import { stderr, stdout } from '../logging/sink.js';
+import { FORWARDED_SIGNALS, SHUTDOWN_SIGNALS, signalName } from '../process/signals.js';
+import { isSpawnedChild, startChild } from '../process/spawn.js';
+import { descendantsOf } from '../process/tree.js';
+import { startReaper } from '../process/reaper.js';
+import { libc } from '../sys/libc.js';
+import { Supervisor } from './supervisor.js';
+
+declare const __SUPERVISOR_VERSION__: string;
+export const VERSION = typeof __SUPERVISOR_VERSION__ === 'string' ? __SUPERVISOR_VERSION__ : '0.0.0-dev';
+
+export interface RunOptions {
+  remapToZero: ReadonlySet<number>;
+}
+
+function errorFields(e: unknown): Record<string, unknown> {
+  return e instanceof Error ? { error: e.message, stack: e.stack } : { error: String(e) };
+}
+
+export function runSupervisor(plan: SupervisorPlan, options: RunOptions, events: EventSink): Supervisor {
+  const sinks = { stdout: stdout(), stderr: stderr() };
+  const { libc: sys, error: libcError } = libc();
+  const isPid1 = process.pid === 1;
+
+  // Not PID 1: become a child subreaper (like tini -s) so orphans come to us.
+  let subreaper: boolean | string = false;
+  if (!isPid1) {
+    if (!sys) subreaper = `unavailable: ${libcError}`;
+    else {
+      const errno = sys.setChildSubreaper();
+      subreaper = errno === 0 ? true : `prctl failed: errno ${errno}`;
+    }
+  }
+
+  const reaper = sys
+    ? startReaper({ isSpawnedChild, reap: (pid) => sys.reap(pid) }, (z) =>
+        events.emit('zombie.reaped', { pid: z.pid, code: z.code, signal: z.signal === null ? null : (signalName(z.signal) ?? z.signal) }, `reaped orphan ${z.pid}`),
+      )
+    : undefined;
+  if (!sys) events.emit('supervisor.warning', { reason: 'libc_unavailable', error: libcError }, 'cannot load libc through koffi: orphaned processes will not be reaped');
+
+  const supervisor = new Supervisor(plan, { remapToZero: options.remapToZero }, {
+    events,
+    sinks,
+    now: () => Date.now(),
+    ops: {
+      spawn: startChild,
+      descendants: () => descendantsOf(process.pid),
+      kill(pid, signal) {
+        try {
+          process.kill(pid, signal);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      reapNow: () => reaper?.request(),
+    },
+    exit(code) {
+      reaper?.stop();
+      sinks.stdout.flush();
+      sinks.stderr.flush();
+      process.exit(code);
+    },
+  });
+
+  // PID 1 must not die of its own bug: log it and keep supervising.
+  process.on('uncaughtException', (e) => events.emit('supervisor.error', errorFields(e), 'internal error (supervisor keeps running)'));
+  process.on('unhandledRejection', (e) => events.emit('supervisor.error', errorFields(e), 'internal error (supervisor keeps running)'));
+
+  for (const sig of SHUTDOWN_SIGNALS) {
+    process.on(sig, () => {
+      events.emit('supervisor.signal', { signal: sig }, `received ${sig}`);
+      supervisor.requestShutdown(sig);
+    });
+  }
+  for (const sig of FORWARDED_SIGNALS) {
+    try {
+      process.on(sig, () => supervisor.forward(sig));
+    } catch {
+      // a signal this platform does not have
+    }
+  }
+
+  // Last resort: if this process ends any other way, take the children with it.
+  onExit(() => {
+    for (const pid of descendantsOf(process.pid)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }, { alwaysLast: true });
+
+  events.emit(
+    'supervisor.start',
+    {
+      version: VERSION,
+      node: process.version,
+      pid: process.pid,
+      pid1: isPid1,
+      subreaper,
+      mode: plan.singleCommand ? 'single' : 'config',
+      config: plan.source,
+      programs: plan.programs.map((p) => p.name),
+    },
+    `supervisor ${VERSION} starting ${plan.programs.length} program(s)`,
+  );
+  supervisor.start();
+  return supervisor;
+}

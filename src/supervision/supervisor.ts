@@ -1,0 +1,306 @@
+// The supervisor: runs a plan. It owns one lifecycle state machine per program,
+// feeds it inputs one at a time through a single queue (tini's "one loop", in
+// event-loop form), carries out the effects (spawn, signal, timers), starts
+// programs when their dependencies are up, and runs the shutdown: dependents
+// first, then every leftover descendant, then exit with the documented code.
+import type { ProgramPlan, SupervisorPlan } from '../plan/types.js';
+import type { EventSink } from '../logging/events.js';
+import type { ChildHandle, OutputSinks, SpawnCallbacks } from '../process/spawn.js';
+import { ALIVE_PHASES, initialState, transition, type LifecycleInput, type ProgramState, type TimerName } from './lifecycle.js';
+import { decideExitCode, type ShutdownCause } from './exit-code.js';
+
+export interface ProcessOps {
+  spawn(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallbacks): ChildHandle | undefined;
+  /** Every process below the supervisor. */
+  descendants(): number[];
+  /** kill(2); false when the process is gone. */
+  kill(pid: number, signal: NodeJS.Signals): boolean;
+  /** Ask the orphan reaper for a sweep. */
+  reapNow(): void;
+}
+
+export interface SupervisorDeps {
+  events: EventSink;
+  sinks: OutputSinks;
+  ops: ProcessOps;
+  now(): number;
+  /** Called once, when everything is gone: flush logs and exit the process. */
+  exit(code: number): void;
+}
+
+export interface SupervisorOptions {
+  /** tini -e: exit codes to report as 0. */
+  remapToZero: ReadonlySet<number>;
+}
+
+interface Runtime {
+  plan: ProgramPlan;
+  state: ProgramState;
+  child?: ChildHandle;
+  timers: Map<TimerName, NodeJS.Timeout>;
+  /** A dependency failed for good: this program will never start. */
+  blocked: boolean;
+}
+
+interface Shutdown {
+  cause: ShutdownCause;
+  /** Signal relayed to programs instead of their stop_signal (single-command mode). */
+  relaySignal?: NodeJS.Signals;
+  startedAt: number;
+  forced: boolean;
+  leftoversSignaled: boolean;
+}
+
+const TIMER_INPUT: Record<TimerName, LifecycleInput> = {
+  start_secs: { type: 'start_secs_elapsed' },
+  backoff: { type: 'backoff_elapsed' },
+  grace: { type: 'grace_elapsed' },
+};
+
+/** How long leftover descendants get between SIGTERM and SIGKILL at the end of a shutdown. */
+export const LEFTOVER_GRACE_MS = 5000;
+const DRAIN_POLL_MS = 50;
+
+export class Supervisor {
+  private readonly runtimes: Runtime[];
+  private readonly byName = new Map<string, Runtime>();
+  private readonly queue: Array<[Runtime, LifecycleInput]> = [];
+  private draining = false;
+  private shutdown?: Shutdown;
+  private lastEnded?: Runtime;
+  private exited = false;
+  private shutdownTimer?: NodeJS.Timeout;
+  private drainTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly plan: SupervisorPlan,
+    private readonly options: SupervisorOptions,
+    private readonly deps: SupervisorDeps,
+  ) {
+    this.runtimes = plan.programs.map((p) => ({ plan: p, state: initialState(p), timers: new Map(), blocked: false }));
+    for (const rt of this.runtimes) this.byName.set(rt.plan.name, rt);
+  }
+
+  /** Program phases, for tests and status. */
+  phases(): Record<string, ProgramState['phase']> {
+    return Object.fromEntries(this.runtimes.map((rt) => [rt.plan.name, rt.state.phase]));
+  }
+
+  start(): void {
+    this.pump();
+  }
+
+  /** A shutdown signal (SIGTERM/SIGINT): graceful the first time, SIGKILL everything the second. */
+  requestShutdown(signal: NodeJS.Signals): void {
+    if (this.shutdown) {
+      this.forceKill(`second ${signal}`);
+      return;
+    }
+    this.beginShutdown({ kind: 'signal', signal }, this.plan.singleCommand ? signal : undefined);
+  }
+
+  /** Relays a signal to every running program (to its process group when it has one). */
+  forward(signal: NodeJS.Signals): void {
+    for (const rt of this.runtimes) {
+      if (!rt.child || !ALIVE_PHASES.has(rt.state.phase)) continue;
+      const delivered = rt.child.signal(signal, rt.plan.processGroup);
+      this.deps.events.emit(
+        'signal.forward',
+        { program: rt.plan.name, pid: rt.child.pid, signal, group: rt.plan.processGroup, delivered },
+        `forwarded ${signal} to ${rt.plan.name}`,
+      );
+    }
+  }
+
+  /** Stops a program and restarts it per policy, as a failed run (memory caps use this). */
+  stopForRestart(name: string, reason: string): void {
+    const rt = this.byName.get(name);
+    if (rt) this.send(rt, { type: 'stop', intent: { reason, restart: true } });
+  }
+
+  // ---- the loop ------------------------------------------------------------
+
+  private send(rt: Runtime, input: LifecycleInput): void {
+    this.queue.push([rt, input]);
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (let next = this.queue.shift(); next; next = this.queue.shift()) this.step(next[0], next[1]);
+    } finally {
+      this.draining = false;
+    }
+    this.pump();
+  }
+
+  private step(rt: Runtime, input: LifecycleInput): void {
+    const t = transition(rt.state, input, rt.plan, this.deps.now());
+    rt.state = t.state;
+    for (const e of t.events) this.deps.events.emit(e.event, { program: rt.plan.name, ...e.fields }, e.msg);
+    for (const effect of t.effects) {
+      switch (effect.type) {
+        case 'spawn':
+          this.spawn(rt);
+          break;
+        case 'signal':
+          rt.child?.signal(effect.signal, rt.plan.processGroup);
+          break;
+        case 'set_timer': {
+          const timer = setTimeout(() => {
+            rt.timers.delete(effect.timer);
+            this.send(rt, TIMER_INPUT[effect.timer]);
+          }, effect.ms);
+          rt.timers.set(effect.timer, timer);
+          break;
+        }
+        case 'clear_timers':
+          for (const timer of rt.timers.values()) clearTimeout(timer);
+          rt.timers.clear();
+          break;
+        case 'ended':
+          rt.child = undefined;
+          if (effect.how !== 'stopped') this.onEnded(rt, effect.how);
+          break;
+      }
+    }
+  }
+
+  private spawn(rt: Runtime): void {
+    const child = this.deps.ops.spawn(rt.plan, this.deps.sinks, {
+      onExit: (exit) => {
+        this.send(rt, { type: 'exited', code: exit.code, signal: exit.signal });
+      },
+      onSpawnFailed: (f) => this.send(rt, { type: 'spawn_failed', exitCode: f.exitCode, code: f.code, message: f.message }),
+    });
+    if (child) {
+      rt.child = child;
+      this.queue.unshift([rt, { type: 'spawned', pid: child.pid }]);
+    }
+  }
+
+  /** A program will not run again on its own: apply its on_exit / on_fatal. */
+  private onEnded(rt: Runtime, how: 'exited' | 'fatal'): void {
+    this.lastEnded = rt;
+    const status = rt.state.lastExit?.status ?? 0;
+    const action = how === 'fatal' ? rt.plan.onFatal : rt.plan.onExit;
+    if (action.action !== 'shutdown') return;
+    this.beginShutdown({ kind: how === 'fatal' ? 'program_fatal' : 'program_exited', program: rt.plan.name, status, exitCode: action.exitCode });
+  }
+
+  // ---- starting ------------------------------------------------------------
+
+  private depSatisfied(dep: Runtime): boolean {
+    return dep.state.phase === 'running' || (dep.state.phase === 'exited' && (dep.state.lastExit?.status ?? 0) === 0);
+  }
+
+  private depFailed(dep: Runtime): boolean {
+    return dep.blocked || dep.state.phase === 'fatal' || (dep.state.phase === 'exited' && (dep.state.lastExit?.status ?? 0) !== 0);
+  }
+
+  /** After every change: start what can start, stop what must stop, and notice the end. */
+  private pump(): void {
+    if (this.draining || this.exited) return;
+    if (this.shutdown) {
+      this.pumpShutdown();
+      return;
+    }
+    for (const rt of this.runtimes) {
+      if (rt.state.phase !== 'stopped' || rt.blocked) continue;
+      const deps = rt.plan.startAfter.map((n) => this.byName.get(n)!).filter(Boolean);
+      const failed = deps.find((d) => this.depFailed(d));
+      if (failed) {
+        rt.blocked = true;
+        this.deps.events.emit('child.blocked', { program: rt.plan.name, dependency: failed.plan.name }, `${rt.plan.name} will not start: ${failed.plan.name} failed`);
+        continue;
+      }
+      if (deps.every((d) => this.depSatisfied(d))) this.send(rt, { type: 'start' });
+    }
+    if (this.shutdown) return;
+    const done = this.runtimes.every((rt) => rt.state.phase === 'exited' || rt.state.phase === 'fatal' || rt.blocked);
+    if (done) {
+      const status = this.lastEnded?.state.lastExit?.status ?? 0;
+      this.beginShutdown({ kind: 'all_exited', status });
+    }
+  }
+
+  // ---- shutdown ------------------------------------------------------------
+
+  private beginShutdown(cause: ShutdownCause, relaySignal?: NodeJS.Signals): void {
+    if (this.shutdown) return;
+    this.shutdown = { cause, relaySignal, startedAt: this.deps.now(), forced: false, leftoversSignaled: false };
+    this.deps.events.emit(
+      'supervisor.shutdown',
+      { reason: cause.kind, ...('program' in cause ? { program: cause.program } : {}), ...('signal' in cause ? { signal: cause.signal } : {}), timeout_ms: this.plan.shutdownTimeoutMs },
+      `shutting down (${cause.kind})`,
+    );
+    this.shutdownTimer = setTimeout(() => this.forceKill('shutdown_timeout'), this.plan.shutdownTimeoutMs);
+    this.pump();
+  }
+
+  /** Stops every program none of whose dependents is still alive; ends when all are gone. */
+  private pumpShutdown(): void {
+    const sd = this.shutdown!;
+    const live = (rt: Runtime) => rt.state.phase !== 'exited' && rt.state.phase !== 'fatal';
+    for (const rt of [...this.runtimes].reverse()) {
+      if (!live(rt) || rt.state.phase === 'stopping') continue;
+      const dependentAlive = this.runtimes.some((other) => other !== rt && live(other) && other.plan.startAfter.includes(rt.plan.name));
+      if (!dependentAlive) this.send(rt, { type: 'stop', intent: { reason: 'shutdown', restart: false, signal: sd.relaySignal } });
+      if (this.exited) return;
+    }
+    if (this.runtimes.some(live)) return;
+    this.drainDescendants();
+  }
+
+  /**
+   * Every program is gone; grandchildren may not be. SIGTERM what is left,
+   * SIGKILL it after a grace, and exit only when nothing is left (tini and
+   * dumb-init exit at once and leave those to the kernel's SIGKILL).
+   */
+  private drainDescendants(): void {
+    if (this.drainTimer || this.exited) return;
+    const sd = this.shutdown!;
+    const tick = () => {
+      this.drainTimer = undefined;
+      this.deps.ops.reapNow();
+      const left = this.deps.ops.descendants();
+      if (left.length === 0) {
+        this.finish();
+        return;
+      }
+      if (!sd.leftoversSignaled) {
+        sd.leftoversSignaled = true;
+        this.deps.events.emit('descendants.stop', { count: left.length, signal: 'SIGTERM', grace_ms: LEFTOVER_GRACE_MS }, `stopping ${left.length} leftover processes`);
+        for (const pid of left) this.deps.ops.kill(pid, 'SIGTERM');
+        setTimeout(() => this.killDescendants('leftover_grace_expired'), LEFTOVER_GRACE_MS).unref();
+      }
+      this.drainTimer = setTimeout(tick, DRAIN_POLL_MS);
+    };
+    tick();
+  }
+
+  private killDescendants(reason: string): void {
+    const left = this.deps.ops.descendants();
+    if (left.length === 0) return;
+    this.deps.events.emit('descendants.stop', { count: left.length, signal: 'SIGKILL', reason }, `killing ${left.length} leftover processes`);
+    for (const pid of left) this.deps.ops.kill(pid, 'SIGKILL');
+  }
+
+  /** Second signal or shutdown timeout: SIGKILL every program and every descendant. */
+  private forceKill(reason: string): void {
+    if (!this.shutdown) this.beginShutdown({ kind: 'signal', signal: 'SIGKILL' });
+    const sd = this.shutdown!;
+    sd.forced = true;
+    for (const rt of this.runtimes) this.send(rt, { type: 'kill', reason });
+    this.killDescendants(reason);
+  }
+
+  private finish(): void {
+    if (this.exited) return;
+    this.exited = true;
+    clearTimeout(this.shutdownTimer);
+    const sd = this.shutdown!;
+    const single = this.plan.singleCommand ? this.runtimes[0]?.state.lastExit?.status : undefined;
+    const code = decideExitCode(sd.cause, { singleCommandStatus: single, remapToZero: this.options.remapToZero });
+    this.deps.events.emit('supervisor.exit', { code, reason: sd.cause.kind, forced: sd.forced, shutdown_ms: this.deps.now() - sd.startedAt }, `exiting with code ${code}`);
+    this.deps.exit(code);
+  }
+}

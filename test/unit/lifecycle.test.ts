@@ -1,0 +1,206 @@
+import { describe, expect, it } from 'vitest';
+import { initialState, transition, type LifecycleInput, type ProgramState, type Transition } from '../../src/supervision/lifecycle.js';
+import type { ProgramPlan } from '../../src/plan/types.js';
+import { programPlan } from '../helpers/plan.js';
+
+/** Runs inputs at given times; returns every transition. */
+function run(plan: ProgramPlan, steps: Array<[number, LifecycleInput]>, from: ProgramState = initialState(plan)): Transition[] {
+  const out: Transition[] = [];
+  let state = from;
+  for (const [now, input] of steps) {
+    const t = transition(state, input, plan, now);
+    out.push(t);
+    state = t.state;
+  }
+  return out;
+}
+
+const last = (ts: Transition[]) => ts[ts.length - 1]!;
+const names = (t: Transition) => t.events.map((e) => e.event);
+
+describe('lifecycle state machine', () => {
+  it('start → spawn → running after start_secs', () => {
+    const plan = programPlan({ startSecsMs: 1000 });
+    const ts = run(plan, [
+      [0, { type: 'start' }],
+      [0, { type: 'spawned', pid: 42 }],
+      [1000, { type: 'start_secs_elapsed' }],
+    ]);
+    expect(ts[0]!.state.phase).toBe('starting');
+    expect(ts[0]!.effects).toEqual([{ type: 'spawn' }]);
+    expect(ts[1]!.effects).toEqual([{ type: 'set_timer', timer: 'start_secs', ms: 1000 }]);
+    expect(names(ts[1]!)).toEqual(['child.spawn']);
+    expect(last(ts).state).toMatchObject({ phase: 'running', pid: 42 });
+    expect(names(last(ts))).toEqual(['child.running']);
+  });
+
+  it('start_secs 0 is running at once', () => {
+    const ts = run(programPlan({ startSecsMs: 0 }), [
+      [0, { type: 'start' }],
+      [0, { type: 'spawned', pid: 7 }],
+    ]);
+    expect(last(ts).state.phase).toBe('running');
+  });
+
+  it('restart: always restarts after a clean exit, with exponential backoff', () => {
+    const plan = programPlan({ restart: 'always', startSecsMs: 0, backoff: { initialMs: 100, factor: 2, maxMs: 350, resetAfterMs: 10_000 }, crashLoop: { maxRestarts: 100, windowMs: 1000 } });
+    const delays: number[] = [];
+    let state = initialState(plan);
+    let now = 0;
+    state = transition(state, { type: 'start' }, plan, now).state;
+    for (let i = 0; i < 5; i++) {
+      state = transition(state, { type: 'spawned', pid: 100 + i }, plan, now).state;
+      now += 10;
+      const t = transition(state, { type: 'exited', code: 0, signal: null }, plan, now);
+      expect(t.state.phase).toBe('backoff');
+      const timer = t.effects.find((e) => e.type === 'set_timer');
+      delays.push(timer && timer.type === 'set_timer' ? timer.ms : -1);
+      state = transition(t.state, { type: 'backoff_elapsed' }, plan, now).state;
+    }
+    expect(delays).toEqual([100, 200, 350, 350, 350]);
+    expect(state.restarts).toBe(5);
+  });
+
+  it('backoff starts over after a run longer than reset_after', () => {
+    const plan = programPlan({ startSecsMs: 0, backoff: { initialMs: 100, factor: 3, maxMs: 10_000, resetAfterMs: 5000 } });
+    let state = initialState(plan);
+    state = transition(state, { type: 'start' }, plan, 0).state;
+    state = transition(state, { type: 'spawned', pid: 1 }, plan, 0).state;
+    state = transition(state, { type: 'exited', code: 1, signal: null }, plan, 10).state; // delay 100, next 300
+    state = transition(state, { type: 'backoff_elapsed' }, plan, 110).state;
+    state = transition(state, { type: 'spawned', pid: 2 }, plan, 110).state;
+    let t = transition(state, { type: 'exited', code: 1, signal: null }, plan, 120);
+    expect(t.effects).toContainEqual({ type: 'set_timer', timer: 'backoff', ms: 300 });
+    state = transition(t.state, { type: 'backoff_elapsed' }, plan, 420).state;
+    state = transition(state, { type: 'spawned', pid: 3 }, plan, 420).state;
+    t = transition(state, { type: 'exited', code: 1, signal: null }, plan, 420 + 5000); // stable run
+    expect(t.effects).toContainEqual({ type: 'set_timer', timer: 'backoff', ms: 100 });
+  });
+
+  it('on-failure: exit 0 ends the program, exit 1 and signals restart', () => {
+    const plan = programPlan({ restart: 'on-failure', startSecsMs: 0 });
+    const running = run(plan, [[0, { type: 'start' }], [0, { type: 'spawned', pid: 5 }]]);
+    const s = last(running).state;
+    const ok = transition(s, { type: 'exited', code: 0, signal: null }, plan, 50);
+    expect(ok.state.phase).toBe('exited');
+    expect(ok.effects).toContainEqual({ type: 'ended', how: 'exited' });
+    expect(transition(s, { type: 'exited', code: 1, signal: null }, plan, 50).state.phase).toBe('backoff');
+    const killed = transition(s, { type: 'exited', code: null, signal: 'SIGSEGV' }, plan, 50);
+    expect(killed.state.phase).toBe('backoff');
+    expect(killed.state.lastExit?.status).toBe(139);
+  });
+
+  it('never: any exit ends the program and says so', () => {
+    const plan = programPlan({ restart: 'never', startSecsMs: 0 });
+    const t = last(run(plan, [[0, { type: 'start' }], [0, { type: 'spawned', pid: 5 }], [5, { type: 'exited', code: 3, signal: null }]]));
+    expect(t.state.phase).toBe('exited');
+    expect(t.state.lastExit).toMatchObject({ code: 3, status: 3, uptimeMs: 5 });
+    expect(names(t)).toEqual(['child.exit']);
+  });
+
+  it('crash loop: more than max_restarts in the window turns fatal', () => {
+    const plan = programPlan({ startSecsMs: 0, backoff: { initialMs: 0, factor: 1, maxMs: 0, resetAfterMs: 60_000 }, crashLoop: { maxRestarts: 3, windowMs: 10_000 } });
+    let state = transition(initialState(plan), { type: 'start' }, plan, 0).state;
+    const phases: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      state = transition(state, { type: 'spawned', pid: i + 1 }, plan, i * 100).state;
+      const t = transition(state, { type: 'exited', code: 1, signal: null }, plan, i * 100 + 50);
+      phases.push(t.state.phase);
+      state = t.state;
+      if (t.state.phase === 'fatal') {
+        expect(t.effects).toContainEqual({ type: 'ended', how: 'fatal' });
+        expect(names(t)).toEqual(['child.exit', 'child.fatal']);
+        break;
+      }
+      state = transition(state, { type: 'backoff_elapsed' }, plan, i * 100 + 50).state;
+    }
+    expect(phases).toEqual(['backoff', 'backoff', 'backoff', 'fatal']);
+  });
+
+  it('restarts spread wider than the window never turn fatal', () => {
+    const plan = programPlan({ startSecsMs: 0, backoff: { initialMs: 0, factor: 1, maxMs: 0, resetAfterMs: 60_000 }, crashLoop: { maxRestarts: 2, windowMs: 1000 } });
+    let state = transition(initialState(plan), { type: 'start' }, plan, 0).state;
+    for (let i = 0; i < 10; i++) {
+      const at = i * 600; // two restarts per 1.2 s: never more than 2 in any 1 s window
+      state = transition(state, { type: 'spawned', pid: i + 1 }, plan, at).state;
+      state = transition(state, { type: 'exited', code: 1, signal: null }, plan, at + 1).state;
+      expect(state.phase).toBe('backoff');
+      state = transition(state, { type: 'backoff_elapsed' }, plan, at + 1).state;
+    }
+  });
+
+  it('stop: signal, grace timer, SIGKILL when the grace expires, exited on exit', () => {
+    const plan = programPlan({ startSecsMs: 0, stopSignal: 'SIGQUIT', stopGraceMs: 2000 });
+    const ts = run(plan, [
+      [0, { type: 'start' }],
+      [0, { type: 'spawned', pid: 9 }],
+      [10, { type: 'stop', intent: { reason: 'shutdown', restart: false } }],
+      [2010, { type: 'grace_elapsed' }],
+      [2011, { type: 'exited', code: null, signal: 'SIGKILL' }],
+    ]);
+    expect(ts[2]!.effects).toEqual([{ type: 'clear_timers' }, { type: 'signal', signal: 'SIGQUIT' }, { type: 'set_timer', timer: 'grace', ms: 2000 }]);
+    expect(ts[3]!.effects).toEqual([{ type: 'signal', signal: 'SIGKILL' }]);
+    expect(last(ts).state.phase).toBe('exited');
+    expect(last(ts).effects).toContainEqual({ type: 'ended', how: 'stopped' });
+    expect(last(ts).events[0]!.fields).toMatchObject({ expected: true, stop_reason: 'shutdown', status: 137 });
+  });
+
+  it('a stop with a relayed signal overrides stop_signal', () => {
+    const plan = programPlan({ startSecsMs: 0 });
+    const t = last(run(plan, [[0, { type: 'start' }], [0, { type: 'spawned', pid: 9 }], [1, { type: 'stop', intent: { reason: 'shutdown', restart: false, signal: 'SIGINT' } }]]));
+    expect(t.effects).toContainEqual({ type: 'signal', signal: 'SIGINT' });
+  });
+
+  it('a stop for restart (memory) restarts even under on-failure after a clean exit', () => {
+    const plan = programPlan({ restart: 'on-failure', startSecsMs: 0 });
+    const t = last(run(plan, [
+      [0, { type: 'start' }],
+      [0, { type: 'spawned', pid: 9 }],
+      [1, { type: 'stop', intent: { reason: 'memory', restart: true } }],
+      [2, { type: 'exited', code: 0, signal: null }],
+    ]));
+    expect(t.state.phase).toBe('backoff');
+  });
+
+  it('stop during backoff ends the program without a process to signal', () => {
+    const plan = programPlan({ startSecsMs: 0 });
+    const t = last(run(plan, [
+      [0, { type: 'start' }],
+      [0, { type: 'spawned', pid: 9 }],
+      [1, { type: 'exited', code: 1, signal: null }],
+      [2, { type: 'stop', intent: { reason: 'shutdown', restart: false } }],
+    ]));
+    expect(t.state.phase).toBe('exited');
+    expect(t.effects).toEqual([{ type: 'clear_timers' }, { type: 'ended', how: 'stopped' }]);
+  });
+
+  it('a spawn failure counts as a failed run with status 127', () => {
+    const plan = programPlan({ restart: 'never' });
+    const t = last(run(plan, [[0, { type: 'start' }], [0, { type: 'spawn_failed', exitCode: 127, code: 'ENOENT', message: 'command not found: nope' }]]));
+    expect(t.state.phase).toBe('exited');
+    expect(t.state.lastExit?.status).toBe(127);
+    expect(names(t)).toEqual(['child.spawn_failed']);
+  });
+
+  it('kill is final: a restart-stop under way does not restart after it', () => {
+    const plan = programPlan({ startSecsMs: 0 });
+    const t = last(run(plan, [
+      [0, { type: 'start' }],
+      [0, { type: 'spawned', pid: 9 }],
+      [1, { type: 'stop', intent: { reason: 'memory', restart: true } }],
+      [2, { type: 'kill', reason: 'second SIGTERM' }],
+      [3, { type: 'exited', code: null, signal: 'SIGKILL' }],
+    ]));
+    expect(t.state.phase).toBe('exited');
+  });
+
+  it('inputs that do not apply to a phase change nothing', () => {
+    const plan = programPlan();
+    const s = initialState(plan);
+    for (const input of [{ type: 'grace_elapsed' }, { type: 'backoff_elapsed' }, { type: 'start_secs_elapsed' }, { type: 'exited', code: 0, signal: null }] as LifecycleInput[]) {
+      const t = transition(s, input, plan, 0);
+      expect(t.state).toBe(s);
+      expect(t.effects).toEqual([]);
+    }
+  });
+});
