@@ -18,6 +18,9 @@ export const REPO = join(HERE, '..', '..');
 export const CACHE_DIR = join(REPO, '.cache', 'vm');
 /** Guest-side helper that makes a Kubernetes-style container (see k8s-container.sh). */
 export const K8S_CONTAINER = join(HERE, 'k8s-container.sh');
+/** Where the guest sees the writable share, and the folder whose files come back. */
+export const GUEST_SHARE = '/run/vm';
+export const GUEST_OUT = '/run/vm/out';
 /** The supervisor bundle that later tests run as a container's PID 1. */
 export const SUPERVISOR_BUNDLE = join(REPO, 'dist', 'supervisor.mjs');
 
@@ -238,7 +241,7 @@ export const shq = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
  * A shell command line (for a guest script) that runs `argv` as PID 1 of a
  * Kubernetes-style container; see k8s-container.sh for the options.
  * @param {string[]} argv
- * @param {{memory?: string, oomGroup?: 0|1, writable?: boolean, name?: string, report?: string}} [o]
+ * @param {{memory?: string, oomGroup?: 0|1, writable?: boolean, name?: string, report?: string, pidfile?: string}} [o]
  */
 export function containerCommand(argv, o = {}) {
   const opts = [];
@@ -247,6 +250,7 @@ export function containerCommand(argv, o = {}) {
   if (o.writable) opts.push('--rw');
   if (o.name) opts.push('--name', o.name);
   if (o.report) opts.push('--report', o.report);
+  if (o.pidfile) opts.push('--pidfile', o.pidfile);
   return [K8S_CONTAINER, ...opts, '--', ...argv].map(shq).join(' ');
 }
 
