@@ -1,0 +1,77 @@
+// Where the plan comes from: a single command after `--`, or the config file
+// found by the lookup order. Turns every config problem into UsageError lines
+// (`file:line:col: path: message`) for the CLI to print and exit 2.
+import type { LogFormat, LogLevel, SupervisorPlan } from '../plan/types.js';
+import { ConfigError, formatProblem } from '../config/errors.js';
+import { findConfigPath, loadConfigFile } from '../config/load.js';
+import { configJsonSchema } from '../config/schema.js';
+import { buildPlan, buildSingleCommandPlan } from '../plan/build.js';
+
+export class UsageError extends Error {
+  constructor(readonly lines: string[]) {
+    super(lines.join('\n'));
+  }
+}
+
+export interface PlanRequest {
+  configPath?: string;
+  command?: string[];
+  processGroup: boolean;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface PlanSource {
+  plan: SupervisorPlan;
+  log: { level?: LogLevel; format?: LogFormat };
+}
+
+function problemLines(e: unknown): string[] {
+  if (e instanceof ConfigError) return e.problems.map(formatProblem);
+  throw e;
+}
+
+function loadPlan(configPath: string | undefined, env: NodeJS.ProcessEnv): PlanSource & { file: string } {
+  let file: string | undefined;
+  try {
+    file = findConfigPath(configPath, env);
+  } catch (e) {
+    throw new UsageError(problemLines(e));
+  }
+  if (file === undefined) {
+    throw new UsageError([
+      'no config file: give -c FILE, set SUPERVISOR_CONFIG, or create ./supervisor.yaml or /etc/supervisor.yaml; to run one command: supervisor -- CMD ARGS',
+    ]);
+  }
+  try {
+    const loaded = loadConfigFile(file);
+    const plan = buildPlan(loaded, { env });
+    return { file, plan, log: plan.log ?? {} };
+  } catch (e) {
+    throw new UsageError(problemLines(e));
+  }
+}
+
+export function readPlan(req: PlanRequest): PlanSource {
+  if (req.command) {
+    if (req.configPath) throw new UsageError(['give either a config file (-c) or a command after --, not both']);
+    return { plan: buildSingleCommandPlan(req.command, { processGroup: req.processGroup, env: req.env }), log: {} };
+  }
+  const { plan, log } = loadPlan(req.configPath, req.env);
+  return { plan, log };
+}
+
+export type ValidateResult = { ok: true; file: string; programs: number } | { ok: false; problems: string[] };
+
+export function validateConfig(configPath: string | undefined, env: NodeJS.ProcessEnv): ValidateResult {
+  try {
+    const { file, plan } = loadPlan(configPath, env);
+    return { ok: true, file, programs: plan.programs.length };
+  } catch (e) {
+    if (e instanceof UsageError) return { ok: false, problems: e.lines };
+    throw e;
+  }
+}
+
+export function configSchemaText(): string {
+  return JSON.stringify(configJsonSchema(), null, 2) + '\n';
+}
