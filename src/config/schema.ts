@@ -113,8 +113,8 @@ const crashLoop = z
       .int()
       .min(0, { error: 'expected a number >= 0' })
       .optional()
-      .describe(`Default: ${PROGRAM_DEFAULTS.crashLoop.maxRestarts}.`),
-    window: durationField('', PROGRAM_DEFAULTS.crashLoop.windowMs),
+      .describe(`How many restarts the window tolerates. Default: ${PROGRAM_DEFAULTS.crashLoop.maxRestarts}.`),
+    window: durationField('The time window the restarts are counted in.', PROGRAM_DEFAULTS.crashLoop.windowMs),
   })
   .describe('More than `max_restarts` restarts within `window` turns the program fatal (see on_fatal).');
 
