@@ -24,6 +24,8 @@ export interface StopIntent {
   restart: boolean;
   /** Send this instead of the program's stop_signal (single-command mode relays the signal received). */
   signal?: NodeJS.Signals;
+  /** Use this grace instead of the program's stop_grace (a memory stop is short). */
+  graceMs?: number;
 }
 
 export interface ExitInfo {
@@ -221,11 +223,12 @@ export function transition(state: ProgramState, input: LifecycleInput, plan: Pro
         return same(state);
       }
       const signal = input.intent.signal ?? plan.stopSignal;
+      const graceMs = input.intent.graceMs ?? plan.stopGraceMs;
       return {
         state: { ...state, phase: 'stopping', stopIntent: input.intent },
-        effects: [{ type: 'clear_timers' }, { type: 'signal', signal }, { type: 'set_timer', timer: 'grace', ms: plan.stopGraceMs }],
+        effects: [{ type: 'clear_timers' }, { type: 'signal', signal }, { type: 'set_timer', timer: 'grace', ms: graceMs }],
         events: [
-          { event: 'child.stop', fields: { pid: state.pid, signal, reason: input.intent.reason, grace_ms: plan.stopGraceMs }, msg: `stopping ${plan.name} with ${signal}` },
+          { event: 'child.stop', fields: { pid: state.pid, signal, reason: input.intent.reason, grace_ms: graceMs }, msg: `stopping ${plan.name} with ${signal}` },
         ],
       };
     }
@@ -235,7 +238,7 @@ export function transition(state: ProgramState, input: LifecycleInput, plan: Pro
       return {
         state,
         effects: [{ type: 'signal', signal: 'SIGKILL' }],
-        events: [{ event: 'child.kill', fields: { pid: state.pid, reason: 'stop_grace_expired', grace_ms: plan.stopGraceMs }, msg: `${plan.name} still running after ${plan.stopGraceMs} ms: SIGKILL` }],
+        events: [{ event: 'child.kill', fields: { pid: state.pid, reason: 'stop_grace_expired' }, msg: `${plan.name} still running after its stop grace: SIGKILL` }],
       };
 
     case 'kill':

@@ -5,7 +5,7 @@
 // first, then every leftover descendant, then exit with the documented code.
 import type { ProgramPlan, SupervisorPlan } from '../plan/types.js';
 import type { EventSink } from '../logging/events.js';
-import type { ChildHandle, OutputSinks, SpawnCallbacks } from '../process/spawn.js';
+import type { ChildExit, ChildHandle, OutputSinks, SpawnCallbacks } from '../process/spawn.js';
 import { ALIVE_PHASES, initialState, transition, type LifecycleInput, type ProgramState, type TimerName } from './lifecycle.js';
 import { decideExitCode, type ShutdownCause } from './exit-code.js';
 
@@ -19,8 +19,25 @@ export interface ProcessOps {
   reapNow(): void;
 }
 
+/**
+ * Observers of a program's processes, called at the edges of a spawn and an
+ * exit (the memory manager: cgroup leaf and oom_score_adj around the fork, OOM
+ * evidence before the exit is handled). A hook's error is logged, never fatal.
+ */
+export interface SupervisorHooks {
+  beforeSpawn?(plan: ProgramPlan): void;
+  afterSpawn?(plan: ProgramPlan, pid: number | undefined): void;
+  /** The child exited; called before the lifecycle handles the exit. */
+  childExited?(plan: ProgramPlan, pid: number, exit: ChildExit): void;
+  /** The program will not run again. */
+  programEnded?(plan: ProgramPlan): void;
+  /** Everything is gone; the supervisor exits with `code` right after. */
+  finished?(code: number): void;
+}
+
 export interface SupervisorDeps {
   events: EventSink;
+  hooks?: SupervisorHooks;
   sinks: OutputSinks;
   ops: ProcessOps;
   now(): number;
@@ -113,9 +130,27 @@ export class Supervisor {
   }
 
   /** Stops a program and restarts it per policy, as a failed run (memory caps use this). */
-  stopForRestart(name: string, reason: string): void {
+  stopForRestart(name: string, reason: string, graceMs?: number): void {
     const rt = this.byName.get(name);
-    if (rt) this.send(rt, { type: 'stop', intent: { reason, restart: true } });
+    if (rt && !this.shutdown) this.send(rt, { type: 'stop', intent: { reason, restart: true, graceMs } });
+  }
+
+  /** Pids of the programs' main processes that are alive now. */
+  runningPids(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const rt of this.runtimes) if (rt.child && ALIVE_PHASES.has(rt.state.phase)) out.set(rt.plan.name, rt.child.pid);
+    return out;
+  }
+
+  /** Runs a hook; a failing hook is an internal error to log, not a reason to stop supervising. */
+  private hook<K extends keyof SupervisorHooks>(name: K, ...args: Parameters<NonNullable<SupervisorHooks[K]>>): void {
+    const fn = this.deps.hooks?.[name] as ((...a: unknown[]) => void) | undefined;
+    if (!fn) return;
+    try {
+      fn.apply(this.deps.hooks, args);
+    } catch (e) {
+      this.deps.events.emit('supervisor.error', { hook: name, error: e instanceof Error ? e.message : String(e) }, `internal error in ${name}`);
+    }
   }
 
   // ---- the loop ------------------------------------------------------------
@@ -158,6 +193,7 @@ export class Supervisor {
           break;
         case 'ended':
           rt.child = undefined;
+          this.hook('programEnded', rt.plan);
           if (effect.how !== 'stopped') this.onEnded(rt, effect.how);
           break;
       }
@@ -165,12 +201,19 @@ export class Supervisor {
   }
 
   private spawn(rt: Runtime): void {
-    const child = this.deps.ops.spawn(rt.plan, this.deps.sinks, {
-      onExit: (exit) => {
-        this.send(rt, { type: 'exited', code: exit.code, signal: exit.signal });
-      },
-      onSpawnFailed: (f) => this.send(rt, { type: 'spawn_failed', exitCode: f.exitCode, code: f.code, message: f.message }),
-    });
+    let child: ChildHandle | undefined;
+    this.hook('beforeSpawn', rt.plan);
+    try {
+      child = this.deps.ops.spawn(rt.plan, this.deps.sinks, {
+        onExit: (exit) => {
+          if (child) this.hook('childExited', rt.plan, child.pid, exit);
+          this.send(rt, { type: 'exited', code: exit.code, signal: exit.signal });
+        },
+        onSpawnFailed: (f) => this.send(rt, { type: 'spawn_failed', exitCode: f.exitCode, code: f.code, message: f.message }),
+      });
+    } finally {
+      this.hook('afterSpawn', rt.plan, child?.pid);
+    }
     if (child) {
       rt.child = child;
       this.queue.unshift([rt, { type: 'spawned', pid: child.pid }]);
@@ -300,6 +343,7 @@ export class Supervisor {
     const sd = this.shutdown!;
     const single = this.plan.singleCommand ? this.runtimes[0]?.state.lastExit?.status : undefined;
     const code = decideExitCode(sd.cause, { singleCommandStatus: single, remapToZero: this.options.remapToZero });
+    this.hook('finished', code);
     this.deps.events.emit('supervisor.exit', { code, reason: sd.cause.kind, forced: sd.forced, shutdown_ms: this.deps.now() - sd.startedAt }, `exiting with code ${code}`);
     this.deps.exit(code);
   }
