@@ -1,0 +1,188 @@
+// Turns a validated config into the SupervisorPlan: applies `defaults:` and the
+// built-in defaults, splits commands, merges environments, resolves users and
+// groups, and orders the programs. Every problem found is reported together as
+// one ConfigError pointing into the config file.
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { PROGRAM_DEFAULTS, SHELL_ARGV, SUPERVISOR_DEFAULTS } from '../config/defaults.js';
+import { ConfigError, formatProblem, problemAt, type ConfigOrigin, type ConfigProblem, type PathSegment } from '../config/errors.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { Config, EndActionConfig, ProgramConfig } from '../config/schema.js';
+import { formatDuration } from '../config/units.js';
+import { childEnv, inheritedEnv } from './env.js';
+import { fieldSource, mergeDefaults } from './merge.js';
+import { computeStartOrder } from './order.js';
+import type { EndAction, ProgramPlan, SupervisorPlan } from './types.js';
+import { readUserDb, resolveIdentity, type PasswdEntry, type UserDb } from './users.js';
+import { splitWords, WordsError } from './words.js';
+
+// Re-exported so the CLI gets both plan builders from one module.
+export { buildSingleCommandPlan, type SingleCommandOptions } from './single.js';
+
+export interface BuildPlanOptions {
+  /** The supervisor's own environment, which every child inherits. Default: process.env. */
+  env?: Record<string, string | undefined>;
+  /** The config file name, recorded in the plan and used in errors. Default: origin.file. */
+  source?: string;
+  /** Where the config came from (LoadedConfig.origin), so problems get file:line:col. */
+  origin?: ConfigOrigin;
+  /** Base for relative `cwd:` when there is no source file. Default: process.cwd(). */
+  cwd?: string;
+  /** The user database; read from /etc/passwd and /etc/group only if some program sets user/group. */
+  userDb?: UserDb | (() => UserDb);
+}
+
+/** Collects problems at config paths, for one ConfigError at the end. */
+class Problems {
+  private readonly list: ConfigProblem[] = [];
+  constructor(
+    private readonly origin: ConfigOrigin | undefined,
+    private readonly file: string,
+  ) {}
+  add(path: readonly PathSegment[], message: string): void {
+    this.list.push(problemAt(this.origin, this.file, path, message));
+  }
+  throwIfAny(): void {
+    if (this.list.length === 0) return;
+    const unique = new Map(this.list.map((problem) => [formatProblem(problem), problem]));
+    const sorted = [...unique.values()].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+    throw new ConfigError(sorted);
+  }
+}
+
+/** The path of `field` for program `name`: in the program if it set the field, else in `defaults`. */
+function pathOf(program: ProgramConfig, name: string, field: string, ...rest: PathSegment[]): PathSegment[] {
+  return fieldSource(program, field) === 'program' ? ['programs', name, field, ...rest] : ['defaults', field, ...rest];
+}
+
+export function toEndAction(value: EndActionConfig | undefined, fallback: EndAction): EndAction {
+  if (value === undefined) return { ...fallback };
+  if (typeof value === 'string') return { action: value };
+  return value.exit_code === undefined ? { action: value.action } : { action: value.action, exitCode: value.exit_code };
+}
+
+/** argv for a program, or a problem message. */
+export function commandArgv(command: string | string[], shell: boolean): { argv: string[] } | { error: string } {
+  if (shell) {
+    if (typeof command !== 'string') return { error: 'with shell: true, command must be a string (the script for /bin/sh -c)' };
+    return { argv: [...SHELL_ARGV, command] };
+  }
+  if (typeof command !== 'string') return { argv: [...command] };
+  try {
+    const argv = splitWords(command);
+    return argv.length > 0 && argv[0] !== '' ? { argv } : { error: 'command has no program to run' };
+  } catch (error) {
+    if (error instanceof WordsError) return { error: `cannot split command into words: ${error.message}` };
+    throw error;
+  }
+}
+
+function programPlan(
+  name: string,
+  own: ProgramConfig,
+  config: Config,
+  context: { inherited: Record<string, string>; baseDir: string; userDb: () => UserDb; problems: Problems },
+): ProgramPlan & { priority: number; dependsOn: string[] } {
+  const p = mergeDefaults(config.defaults, own);
+  const { problems } = context;
+
+  const command = commandArgv(p.command, p.shell ?? PROGRAM_DEFAULTS.shell);
+  if ('error' in command) problems.add(['programs', name, 'command'], command.error);
+
+  let uid: number | undefined;
+  let gid: number | undefined;
+  let entry: PasswdEntry | undefined;
+  if (p.user !== undefined || p.group !== undefined) {
+    const resolved = resolveIdentity(context.userDb(), p.user, p.group);
+    ({ uid, gid, entry } = resolved.identity);
+    for (const problem of resolved.problems) problems.add(pathOf(own, name, problem.field), problem.message);
+  }
+
+  const configEnv = p.env ?? {};
+  const b = PROGRAM_DEFAULTS.backoff;
+  const backoff = {
+    initialMs: p.backoff?.initial ?? b.initialMs,
+    factor: p.backoff?.factor ?? b.factor,
+    maxMs: p.backoff?.max ?? b.maxMs,
+    resetAfterMs: p.backoff?.reset_after ?? b.resetAfterMs,
+  };
+  if (backoff.initialMs > backoff.maxMs) {
+    problems.add(
+      pathOf(own, name, 'backoff', 'initial'),
+      `backoff.initial (${formatDuration(backoff.initialMs)}) is longer than backoff.max (${formatDuration(backoff.maxMs)})`,
+    );
+  }
+
+  return {
+    name,
+    argv: 'argv' in command ? command.argv : [],
+    env: childEnv(context.inherited, configEnv, uid, entry),
+    envKeys: Object.keys(configEnv),
+    ...(p.cwd === undefined ? {} : { cwd: isAbsolute(p.cwd) ? p.cwd : resolve(context.baseDir, p.cwd) }),
+    ...(uid === undefined ? {} : { uid }),
+    ...(gid === undefined ? {} : { gid }),
+    ...(p.user === undefined ? {} : { user: String(p.user) }),
+    restart: p.restart ?? PROGRAM_DEFAULTS.restart,
+    backoff,
+    startSecsMs: p.start_secs ?? PROGRAM_DEFAULTS.startSecsMs,
+    crashLoop: {
+      maxRestarts: p.crash_loop?.max_restarts ?? PROGRAM_DEFAULTS.crashLoop.maxRestarts,
+      windowMs: p.crash_loop?.window ?? PROGRAM_DEFAULTS.crashLoop.windowMs,
+    },
+    stopSignal: p.stop_signal ?? PROGRAM_DEFAULTS.stopSignal,
+    stopGraceMs: p.stop_grace ?? PROGRAM_DEFAULTS.stopGraceMs,
+    processGroup: p.process_group ?? PROGRAM_DEFAULTS.processGroup,
+    startAfter: [],
+    output: p.output ?? PROGRAM_DEFAULTS.output,
+    stdin: 'ignore',
+    onExit: toEndAction(p.on_exit, PROGRAM_DEFAULTS.onExit),
+    onFatal: toEndAction(p.on_fatal, PROGRAM_DEFAULTS.onFatal),
+    priority: p.priority ?? PROGRAM_DEFAULTS.priority,
+    dependsOn: [...new Set(p.depends_on ?? [])],
+  };
+}
+
+function isLoaded(input: Config | LoadedConfig): input is LoadedConfig {
+  return 'config' in input && 'origin' in input;
+}
+
+/**
+ * Builds the plan from a validated config, or from what loadConfigFile returned
+ * (then problems point into that file). Throws a ConfigError listing every problem.
+ */
+export function buildPlan(input: Config | LoadedConfig, options: BuildPlanOptions = {}): SupervisorPlan {
+  const config = isLoaded(input) ? input.config : input;
+  const origin = options.origin ?? (isLoaded(input) ? input.origin : undefined);
+  const source = options.source ?? origin?.file;
+  const problems = new Problems(origin, source ?? '<config>');
+  const inherited = inheritedEnv(options.env ?? process.env);
+  const baseDir = source !== undefined ? dirname(resolve(options.cwd ?? process.cwd(), source)) : (options.cwd ?? process.cwd());
+  let db: UserDb | undefined;
+  const userDb = (): UserDb => (db ??= typeof options.userDb === 'function' ? options.userDb() : (options.userDb ?? readUserDb()));
+
+  const built = Object.entries(config.programs).map(([name, program]) =>
+    programPlan(name, program, config, { inherited, baseDir, userDb, problems }),
+  );
+
+  const { order, startAfter, problems: orderProblems } = computeStartOrder(built);
+  for (const problem of orderProblems) {
+    problems.add(['programs', problem.program, 'depends_on', problem.index], problem.message);
+  }
+  problems.throwIfAny();
+
+  const byName = new Map(built.map((program) => [program.name, program]));
+  const programs = order.map((name) => {
+    const { priority: _priority, dependsOn: _dependsOn, ...plan } = byName.get(name)!;
+    return { ...plan, startAfter: startAfter[name] ?? [] };
+  });
+
+  return {
+    programs,
+    log: {
+      level: config.log?.level ?? SUPERVISOR_DEFAULTS.log.level,
+      format: config.log?.format ?? SUPERVISOR_DEFAULTS.log.format,
+    },
+    shutdownTimeoutMs: config.shutdown_timeout ?? SUPERVISOR_DEFAULTS.shutdownTimeoutMs,
+    singleCommand: false,
+    ...(source === undefined ? {} : { source }),
+  };
+}
