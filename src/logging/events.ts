@@ -31,6 +31,12 @@ export const EVENT_LEVELS = {
   'signal.forward': 'debug',
   'zombie.reaped': 'debug',
   'descendants.stop': 'info',
+  'supervisor.environment': 'info',
+  'child.memory_high': 'warn',
+  'child.memory_cap_exceeded': 'error',
+  'child.oom_killed': 'error',
+  'child.killed': 'warn',
+  'container.memory_guard': 'error',
 } as const satisfies Record<string, LogLevel>;
 
 export type EventName = keyof typeof EVENT_LEVELS;
