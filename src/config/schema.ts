@@ -4,7 +4,8 @@
 // every program field stays optional so `defaults:` can be merged in later.
 import { z } from 'zod';
 import { PROGRAM_DEFAULTS, SUPERVISOR_DEFAULTS } from './defaults.js';
-import { normaliseSignal } from './signals.js';
+import { normaliseSignal, SIGNAL_NAMES, signalSpelling } from './signals.js';
+import { didYouMean } from './suggest.js';
 import { DURATION_HINT, DURATION_PATTERN, formatDuration, parseDuration, showValue } from './units.js';
 
 export const PROGRAM_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -45,7 +46,7 @@ const signal = z.string().transform((value, ctx) => {
   if (name === undefined) {
     ctx.issues.push({
       code: 'custom',
-      message: `expected a signal name like SIGTERM, TERM or sigterm, got ${showValue(value)}`,
+      message: `expected a signal name like SIGTERM, TERM or sigterm, got ${showValue(value)}${didYouMean(signalSpelling(value), SIGNAL_NAMES)}`,
       input: value,
     });
     return z.NEVER;

@@ -80,7 +80,7 @@ describe('parseConfigText', () => {
       'supervisor.yaml:5:3: defaults.command: "command" cannot be set in defaults, only in a program',
       'supervisor.yaml:8:21: programs.web.command[1]: expected a string, got 5',
       'supervisor.yaml:9:14: programs.web.restart: expected one of always, on-failure, never, got "alway" (did you mean "always"?)',
-      'supervisor.yaml:10:18: programs.web.stop_signal: expected a signal name like SIGTERM, TERM or sigterm, got "TREM"',
+      'supervisor.yaml:10:18: programs.web.stop_signal: expected a signal name like SIGTERM, TERM or sigterm, got "TREM" (did you mean "SIGTERM"?)',
       'supervisor.yaml:11:24: programs.web.backoff.factor: expected a number >= 1, got 0.5',
       'supervisor.yaml:12:24: programs.web.on_exit.action: expected one of continue, shutdown, got "stop"',
       'supervisor.yaml:13:15: programs.web.on_fatal: expected continue, shutdown, or {action: shutdown, exit_code: N}, got "maybe"',
