@@ -1,6 +1,16 @@
 // The built-in defaults: what a program or the supervisor gets for every field
 // the config file (and its `defaults:` section) leaves out. One table, in plan units.
-import type { BackoffPlan, CrashLoopPlan, EndAction, LogFormat, LogLevel, OutputMode, RestartPolicy } from '../plan/types.js';
+import type {
+  BackoffPlan,
+  CrashLoopPlan,
+  EndAction,
+  LogFormat,
+  LogLevel,
+  OutputMode,
+  ProgramMemoryPlan,
+  RestartPolicy,
+  SupervisorMemoryPlan,
+} from '../plan/types.js';
 
 export interface ProgramDefaults {
   shell: boolean;
@@ -15,6 +25,7 @@ export interface ProgramDefaults {
   output: OutputMode;
   onExit: EndAction;
   onFatal: EndAction;
+  memory: ProgramMemoryPlan;
 }
 
 export const PROGRAM_DEFAULTS: Readonly<ProgramDefaults> = Object.freeze({
@@ -30,17 +41,26 @@ export const PROGRAM_DEFAULTS: Readonly<ProgramDefaults> = Object.freeze({
   output: 'inherit',
   onExit: Object.freeze({ action: 'continue' }),
   onFatal: Object.freeze({ action: 'shutdown' }),
+  // Children are the kernel's first choice in an OOM, never PID 1.
+  memory: Object.freeze({ enforce: 'auto', rlimit: 'data', oomScoreAdj: 1000, stopGraceMs: 2000 }),
 });
 
 export interface SupervisorDefaults {
   shutdownTimeoutMs: number;
   log: { level: LogLevel; format: LogFormat };
+  memory: SupervisorMemoryPlan;
 }
 
 export const SUPERVISOR_DEFAULTS: Readonly<SupervisorDefaults> = Object.freeze({
   /** Inside Kubernetes' default 30 s termination grace period. */
   shutdownTimeoutMs: 25_000,
   log: Object.freeze({ level: 'info', format: 'auto' }),
+  memory: Object.freeze({
+    pollIntervalMs: 250,
+    // On whenever the container has a memory limit; at 95 % the program most over its share is stopped.
+    guard: Object.freeze({ enabled: 'auto' as const, threshold: Object.freeze({ percent: 95 }) }),
+    oomScoreAdj: -1000,
+  }),
 });
 
 /** The shell that runs `command` when `shell: true`. */

@@ -6,7 +6,16 @@ import { z } from 'zod';
 import { PROGRAM_DEFAULTS, SUPERVISOR_DEFAULTS } from './defaults.js';
 import { normaliseSignal, SIGNAL_NAMES, signalSpelling } from './signals.js';
 import { didYouMean } from './suggest.js';
-import { DURATION_HINT, DURATION_PATTERN, formatDuration, parseDuration, showValue } from './units.js';
+import {
+  DURATION_HINT,
+  DURATION_PATTERN,
+  formatDuration,
+  parseDuration,
+  parseSizeOrPercent,
+  showValue,
+  SIZE_HINT,
+  SIZE_OR_PERCENT_PATTERN,
+} from './units.js';
 
 export const PROGRAM_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const;
@@ -14,6 +23,8 @@ export const OUTPUT_MODES = ['inherit', 'json'] as const;
 export const END_ACTIONS = ['continue', 'shutdown'] as const;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export const LOG_FORMATS = ['json', 'pretty', 'auto'] as const;
+export const MEMORY_ENFORCEMENTS = ['auto', 'cgroup', 'watchdog', 'rlimit'] as const;
+export const RLIMIT_KINDS = ['data', 'as'] as const;
 
 /** `500ms`, `30s`, `1m30s`, or a number of seconds → milliseconds. */
 const duration = z
@@ -119,6 +130,56 @@ const crashLoop = z
   })
   .describe('More than `max_restarts` restarts within `window` turns the program fatal (see on_fatal).');
 
+const SIZE_OR_PERCENT_HINT = `${SIZE_HINT}, or a percentage of the container's limit like 50%`;
+
+/** `256Mi`, `1G`, a number of bytes, or `50%` of the container's memory limit. */
+const sizeOrPercent = z
+  .union(
+    [
+      z.number({ error: SIZE_OR_PERCENT_HINT }).nonnegative({ error: SIZE_OR_PERCENT_HINT }),
+      z.string({ error: SIZE_OR_PERCENT_HINT }).regex(new RegExp(`^(?:${SIZE_OR_PERCENT_PATTERN})$`), { error: SIZE_OR_PERCENT_HINT }),
+    ],
+    { error: SIZE_OR_PERCENT_HINT },
+  )
+  .transform((value, ctx) => {
+    try {
+      return parseSizeOrPercent(value);
+    } catch (error) {
+      ctx.issues.push({ code: 'custom', message: (error as Error).message, input: value });
+      return z.NEVER;
+    }
+  });
+
+const programMemory = z
+  .strictObject({
+    max: sizeOrPercent
+      .optional()
+      .describe("Memory cap of the program's whole process tree: a size (256Mi) or a percentage of the container's limit (50%). Past it the program is stopped or killed, logged, and restarted per its policy."),
+    high: sizeOrPercent
+      .optional()
+      .describe('Early-warning mark: crossing it logs child.memory_high (and throttles reclaim under cgroup v2 enforcement). Below max.'),
+    enforce: z
+      .enum(MEMORY_ENFORCEMENTS)
+      .optional()
+      .describe(
+        'cgroup: own leaf cgroup, exact, enforced by the kernel (needs a writable cgroup fs); watchdog: the supervisor samples the process tree and stops it at the cap; ' +
+          'rlimit: RLIMIT_DATA/RLIMIT_AS, allocations fail past the cap (not for Node, Go, JVM); auto: cgroup when possible, else watchdog. Default: auto.',
+      ),
+    rlimit: z
+      .enum(RLIMIT_KINDS)
+      .optional()
+      .describe(`With enforce: rlimit, which limit: data (RLIMIT_DATA, heap and private mappings) or as (RLIMIT_AS, all address space). Default: ${PROGRAM_DEFAULTS.memory.rlimit}.`),
+    oom_score_adj: z
+      .number()
+      .int()
+      .min(-1000, { error: 'expected an integer from -1000 to 1000' })
+      .max(1000, { error: 'expected an integer from -1000 to 1000' })
+      .optional()
+      .describe(`The child's oom_score_adj (never below the supervisor's own). Default: ${PROGRAM_DEFAULTS.memory.oomScoreAdj}.`),
+    stop_grace: durationField('When the watchdog or the container guard stops the program: grace before SIGKILL.', PROGRAM_DEFAULTS.memory.stopGraceMs),
+  })
+  .describe('Memory cap and OOM handling of this program.');
+
 /** Every program field that `defaults:` may also set. */
 const sharedProgramFields = {
   env: env.optional(),
@@ -168,11 +229,7 @@ const sharedProgramFields = {
   on_fatal: endAction
     .optional()
     .describe(`What to do when the program turns fatal (crash loop). Default: ${PROGRAM_DEFAULTS.onFatal.action}.`),
-  // ── memory: ───────────────────────────────────────────────────────────────
-  // Reserved for the memory-limits issue (per-program memory cap, OOM handling).
-  // Not implemented yet: until then `memory:` is rejected as an unknown key.
-  // It will go here (so `defaults.memory` works too), parsed with
-  // parseSizeOrPercent from ./units.js.
+  memory: programMemory.optional(),
 };
 
 const command = z
@@ -229,6 +286,35 @@ export const configSchema = z
       })
       .optional()
       .describe("The supervisor's own log."),
+    memory: z
+      .strictObject({
+        poll_interval: durationField('How often the watchdog and the container guard sample memory.', SUPERVISOR_DEFAULTS.memory.pollIntervalMs),
+        guard: z
+          .strictObject({
+            enabled: z
+              .union([z.boolean(), z.literal('auto')], { error: 'expected true, false or auto' })
+              .optional()
+              .describe('auto: on whenever the container has a memory limit. Default: auto.'),
+            threshold: sizeOrPercent
+              .optional()
+              .describe('Act when the container uses this percentage of its limit (or this many bytes). Default: 95%.'),
+          })
+          .optional()
+          .describe("The container guard: before the container's own limit is reached (where the kernel would kill the whole container under Kubernetes' oom.group), stop the program most over its share."),
+        supervisor_oom_score_adj: z
+          .number()
+          .int()
+          .min(-1000, { error: 'expected an integer from -1000 to 1000' })
+          .max(1000, { error: 'expected an integer from -1000 to 1000' })
+          .optional()
+          .describe(`The oom_score_adj the supervisor gives itself if it may. Default: ${SUPERVISOR_DEFAULTS.memory.oomScoreAdj}.`),
+      })
+      .optional()
+      .describe('Memory settings of the supervisor itself.'),
+    termination_log: z
+      .union([z.string().min(1), z.literal(false)], { error: 'expected a file path, or false' })
+      .optional()
+      .describe('Where to write a short summary of why the supervisor exited (Kubernetes terminationMessagePath). Default: /dev/termination-log when it exists; false: nowhere.'),
     defaults: defaultsSchema.optional(),
     programs: z
       .record(z.string().regex(PROGRAM_NAME_PATTERN, { error: PROGRAM_NAME_HINT }), programSchema)

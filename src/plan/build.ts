@@ -11,7 +11,7 @@ import { formatDuration } from '../config/units.js';
 import { childEnv, inheritedEnv } from './env.js';
 import { fieldSource, mergeDefaults } from './merge.js';
 import { computeStartOrder } from './order.js';
-import type { EndAction, ProgramPlan, SupervisorPlan } from './types.js';
+import type { EndAction, ProgramMemoryPlan, ProgramPlan, SupervisorMemoryPlan, SupervisorPlan } from './types.js';
 import { readUserDb, resolveIdentity, type PasswdEntry, type UserDb } from './users.js';
 import { splitWords, WordsError } from './words.js';
 
@@ -136,8 +136,33 @@ function programPlan(
     stdin: 'ignore',
     onExit: toEndAction(p.on_exit, PROGRAM_DEFAULTS.onExit),
     onFatal: toEndAction(p.on_fatal, PROGRAM_DEFAULTS.onFatal),
+    memory: memoryPlan(p.memory),
     priority: p.priority ?? PROGRAM_DEFAULTS.priority,
     dependsOn: [...new Set(p.depends_on ?? [])],
+  };
+}
+
+function memoryPlan(m: ProgramConfig['memory']): ProgramMemoryPlan {
+  const d = PROGRAM_DEFAULTS.memory;
+  return {
+    ...(m?.max === undefined ? {} : { max: m.max }),
+    ...(m?.high === undefined ? {} : { high: m.high }),
+    enforce: m?.enforce ?? d.enforce,
+    rlimit: m?.rlimit ?? d.rlimit,
+    oomScoreAdj: m?.oom_score_adj ?? d.oomScoreAdj,
+    stopGraceMs: m?.stop_grace ?? d.stopGraceMs,
+  };
+}
+
+function supervisorMemoryPlan(m: Config['memory']): SupervisorMemoryPlan {
+  const d = SUPERVISOR_DEFAULTS.memory;
+  return {
+    pollIntervalMs: m?.poll_interval ?? d.pollIntervalMs,
+    guard: {
+      enabled: m?.guard?.enabled ?? d.guard.enabled,
+      threshold: m?.guard?.threshold ?? d.guard.threshold,
+    },
+    oomScoreAdj: m?.supervisor_oom_score_adj ?? d.oomScoreAdj,
   };
 }
 
@@ -182,6 +207,8 @@ export function buildPlan(input: Config | LoadedConfig, options: BuildPlanOption
       format: config.log?.format ?? SUPERVISOR_DEFAULTS.log.format,
     },
     shutdownTimeoutMs: config.shutdown_timeout ?? SUPERVISOR_DEFAULTS.shutdownTimeoutMs,
+    memory: supervisorMemoryPlan(config.memory),
+    ...(config.termination_log === undefined ? {} : { terminationLog: config.termination_log === false ? null : config.termination_log }),
     singleCommand: false,
     ...(source === undefined ? {} : { source }),
   };

@@ -29,6 +29,39 @@ export interface CrashLoopPlan {
   windowMs: number;
 }
 
+/** A size in bytes, or a percentage of the container's memory limit (resolved at start). */
+export type SizeSpec = { bytes: number } | { percent: number };
+
+/**
+ * How a program's memory cap is enforced:
+ * cgroup   – its own leaf cgroup with memory.max: exact, by the kernel (needs a writable cgroup fs);
+ * watchdog – the supervisor samples the program's process tree and stops it at the cap;
+ * rlimit   – RLIMIT_DATA / RLIMIT_AS: allocations fail past the cap (opt-in; not for Node, Go, JVM);
+ * auto     – cgroup when the cgroup fs is writable, else watchdog.
+ */
+export type MemoryEnforcement = 'auto' | 'cgroup' | 'watchdog' | 'rlimit';
+
+export interface ProgramMemoryPlan {
+  max?: SizeSpec;
+  high?: SizeSpec;
+  enforce: MemoryEnforcement;
+  /** Which limit `enforce: rlimit` sets. */
+  rlimit: 'data' | 'as';
+  /** The child's /proc/<pid>/oom_score_adj (never below the supervisor's own). */
+  oomScoreAdj: number;
+  /** Grace between the stop signal and SIGKILL when the watchdog or the guard stops the program. */
+  stopGraceMs: number;
+}
+
+export interface SupervisorMemoryPlan {
+  /** How often the watchdog and the container guard sample memory. */
+  pollIntervalMs: number;
+  /** The container guard: stop the program most over its share before the container's limit is hit. */
+  guard: { enabled: boolean | 'auto'; threshold: SizeSpec };
+  /** The oom_score_adj the supervisor tries to give itself (-1000 = never OOM-killed). */
+  oomScoreAdj: number;
+}
+
 export interface ProgramPlan {
   name: string;
   /** argv[0] is the executable; with shell=true, argv is ['/bin/sh', '-c', script]. */
@@ -58,6 +91,8 @@ export interface ProgramPlan {
   stdin: 'inherit' | 'ignore';
   onExit: EndAction;
   onFatal: EndAction;
+  /** Absent: no cap, default oom_score_adj (hand-made plans in tests). */
+  memory?: ProgramMemoryPlan;
 }
 
 export interface LogPlan {
@@ -75,6 +110,10 @@ export interface SupervisorPlan {
   shutdownTimeoutMs: number;
   /** Single-command mode (`supervisor -- cmd`): exit code rules follow tini. */
   singleCommand: boolean;
+  /** Absent: the defaults (see config/defaults.ts). */
+  memory?: SupervisorMemoryPlan;
+  /** Where the termination message goes: a path, null = nowhere, undefined = /dev/termination-log if it exists. */
+  terminationLog?: string | null;
   /** The config file this plan came from, if any. */
   source?: string;
 }

@@ -88,8 +88,13 @@ describe('config schema', () => {
     }
   });
 
-  it('reserves memory for later: not accepted yet', () => {
-    expect(issues(minimal({ memory: { limit: '1Gi' } }))).toEqual([{ path: 'programs.web', code: 'unrecognized_keys' }]);
+  it('accepts a memory section and rejects its typos and bad sizes', () => {
+    expect(issues(minimal({ memory: { max: '256Mi', high: '50%', enforce: 'watchdog', rlimit: 'as', oom_score_adj: 900, stop_grace: '1s' } }))).toEqual([]);
+    expect(issues(minimal({ memory: { limit: '1Gi' } }))).toEqual([{ path: 'programs.web.memory', code: 'unrecognized_keys' }]);
+    expect(issues(minimal({ memory: { max: '1 GB' } })).map((i) => i.path)).toEqual(['programs.web.memory.max']);
+    expect(issues(minimal({ memory: { max: '150%' } })).map((i) => i.path)).toEqual(['programs.web.memory.max']);
+    expect(issues(minimal({ memory: { enforce: 'kernel' } })).map((i) => i.path)).toEqual(['programs.web.memory.enforce']);
+    expect(issues(minimal({ memory: { oom_score_adj: 1001 } })).map((i) => i.path)).toEqual(['programs.web.memory.oom_score_adj']);
   });
 
   it('requires programs, at least one, with valid names and a command', () => {

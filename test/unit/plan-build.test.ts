@@ -54,10 +54,12 @@ describe('buildPlan', () => {
           stdin: 'ignore',
           onExit: { action: 'continue' },
           onFatal: { action: 'shutdown' },
+          memory: { enforce: 'auto', rlimit: 'data', oomScoreAdj: 1000, stopGraceMs: 2000 },
         },
       ],
       log: { level: 'info', format: 'auto' },
       shutdownTimeoutMs: 25_000,
+      memory: { pollIntervalMs: 250, guard: { enabled: 'auto', threshold: { percent: 95 } }, oomScoreAdj: -1000 },
       singleCommand: false,
       source: '/app/supervisor.yaml',
     } satisfies SupervisorPlan);
@@ -346,5 +348,28 @@ describe('buildSingleCommandPlan', () => {
 
   it('refuses an empty command', () => {
     expect(() => buildSingleCommandPlan([])).toThrow('no command given after --');
+  });
+});
+
+describe('buildPlan: memory', () => {
+  it('converts program caps (sizes and percentages), defaults and the supervisor section', () => {
+    const result = plan(`
+memory: { poll_interval: 100ms, guard: { enabled: false, threshold: 90% }, supervisor_oom_score_adj: -900 }
+termination_log: false
+defaults:
+  memory: { enforce: watchdog, stop_grace: 500ms }
+programs:
+  web:
+    command: node server.js
+    memory: { max: 256Mi, high: 200M }
+  worker:
+    command: node worker.js
+    memory: { max: 50%, enforce: cgroup }
+`);
+    const byName = Object.fromEntries(result.programs.map((p) => [p.name, p]));
+    expect(byName.web!.memory).toEqual({ max: { bytes: 256 * 1024 * 1024 }, high: { bytes: 200_000_000 }, enforce: 'watchdog', rlimit: 'data', oomScoreAdj: 1000, stopGraceMs: 500 });
+    expect(byName.worker!.memory).toMatchObject({ max: { percent: 50 }, enforce: 'cgroup', stopGraceMs: 500 });
+    expect(result.memory).toEqual({ pollIntervalMs: 100, guard: { enabled: false, threshold: { percent: 90 } }, oomScoreAdj: -900 });
+    expect(result.terminationLog).toBeNull();
   });
 });
