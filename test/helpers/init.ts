@@ -3,7 +3,7 @@
 // collects its JSON log lines. Signals are sent to the supervisor's host pid,
 // the way `docker kill` / the kubelet reach a container's PID 1.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -31,6 +31,10 @@ export interface InitRun {
   /** Resolves when `count` events match. */
   waitForCount(pred: (e: LogEvent) => boolean, count: number, timeoutMs?: number): Promise<LogEvent[]>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Like `exited`, but also waits until stdout and stderr were read to the end (so `events` is complete). */
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Whether this run is PID 1 of its own PID namespace. */
+  pid1: boolean;
 }
 
 export interface InitOptions {
@@ -52,6 +56,9 @@ export function writeConfig(yaml: string, dir = tempDir()): string {
   writeFileSync(file, yaml);
   return file;
 }
+
+/** Runs started by startInit whose process has not exited yet (see killAllRuns). */
+const liveRuns = new Set<InitRun>();
 
 export function startInit(args: string[], options: InitOptions = {}): InitRun {
   const pid1 = options.pid1 ?? true;
@@ -89,8 +96,20 @@ export function startInit(args: string[], options: InitOptions = {}): InitRun {
       res({ code, signal });
     }),
   );
+  // stdout may still hold lines when 'exit' fires: waiters give up only once it
+  // was read to the end (a leftover process holding the pipe just means a timeout).
+  const streamEnded = (s: NodeJS.ReadableStream & { readableEnded?: boolean; destroyed?: boolean }) =>
+    new Promise<void>((res) => {
+      if (s.readableEnded || s.destroyed) return res();
+      s.once('end', () => res());
+      s.once('close', () => res());
+    });
+  const done = Promise.all([exited, streamEnded(proc.stdout!), streamEnded(proc.stderr!)]).then(([status]) => status);
   let exitedFlag = false;
-  void exited.then(() => (exitedFlag = true));
+  void done.then(() => {
+    exitedFlag = true;
+    for (const w of waiters) w();
+  });
 
   const waitForCount = (pred: (e: LogEvent) => boolean, count: number, timeoutMs = 30_000) =>
     new Promise<LogEvent[]>((res, rej) => {
@@ -120,13 +139,15 @@ export function startInit(args: string[], options: InitOptions = {}): InitRun {
       if (!check()) waiters.add(waiter);
     });
 
+  let hostPid: number | undefined;
   const supervisorPid = async (): Promise<number> => {
     if (!pid1) return proc.pid!;
+    if (hostPid !== undefined) return hostPid;
     // unshare --fork: the supervisor is unshare's only child.
     for (let i = 0; i < 500; i++) {
       try {
         const kids = readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, 'utf8').trim();
-        if (kids) return Number(kids.split(' ')[0]);
+        if (kids) return (hostPid = Number(kids.split(' ')[0]));
       } catch {
         // not there yet
       }
@@ -135,7 +156,7 @@ export function startInit(args: string[], options: InitOptions = {}): InitRun {
     throw new Error('supervisor pid not found');
   };
 
-  return {
+  const run: InitRun = {
     proc,
     events,
     stdout: () => out,
@@ -147,14 +168,103 @@ export function startInit(args: string[], options: InitOptions = {}): InitRun {
     waitFor: (pred, timeoutMs, _what) => waitForCount(pred, 1, timeoutMs).then((hits) => hits[0]!),
     waitForCount,
     exited,
+    done,
+    pid1,
   };
+  liveRuns.add(run);
+  void exited.then(() => liveRuns.delete(run));
+  return run;
+}
+
+// ---- /proc, seen from the host ----------------------------------------------
+
+/** Direct children of `pid` (every thread's children file). */
+export function hostChildrenOf(pid: number): number[] {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const out = new Set<number>();
+  for (const tid of tids) {
+    try {
+      for (const w of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/)) if (w) out.add(Number(w));
+    } catch {
+      // thread gone
+    }
+  }
+  return [...out];
+}
+
+/** Every process below `pid` (host pids), parents first. */
+export function hostDescendantsOf(pid: number): number[] {
+  const out: number[] = [];
+  const seen = new Set<number>();
+  const queue = hostChildrenOf(pid);
+  while (queue.length > 0) {
+    const p = queue.shift()!;
+    if (seen.has(p)) continue;
+    seen.add(p);
+    out.push(p);
+    queue.push(...hostChildrenOf(p));
+  }
+  return out;
+}
+
+/** The state letter of /proc/<pid>/stat (R, S, Z...), or undefined when the process is gone. */
+export function procState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Zombies among the descendants of `pid`. */
+export function zombiesUnder(pid: number): number[] {
+  return hostDescendantsOf(pid).filter((p) => procState(p) === 'Z');
+}
+
+// ---- cleanup ----------------------------------------------------------------
+
+/**
+ * SIGKILLs a run and everything it started. As PID 1, killing the supervisor
+ * kills its whole PID namespace; otherwise its descendants are killed first
+ * (they would be re-parented away once it is gone).
+ */
+export async function killRun(run: InitRun): Promise<void> {
+  if (run.proc.exitCode === null && run.proc.signalCode === null) {
+    let pid: number | undefined;
+    try {
+      pid = run.pid1 ? await Promise.race([run.supervisorPid(), new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000))]) : run.proc.pid;
+    } catch {
+      pid = undefined;
+    }
+    const victims = pid === undefined ? [] : run.pid1 ? [pid] : [...hostDescendantsOf(pid), pid];
+    for (const p of victims) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    if (run.pid1) run.proc.kill('SIGKILL');
+  }
+  await run.exited;
+}
+
+/** For afterEach: kills every run that is still going. */
+export async function killAllRuns(): Promise<void> {
+  await Promise.all([...liveRuns].map((run) => killRun(run)));
 }
 
 /** Runs to completion; returns exit status and events. */
 export async function runInit(args: string[], options: InitOptions = {}, timeoutMs = 60_000) {
   const run = startInit(args, options);
-  const timer = setTimeout(() => run.proc.kill('SIGKILL'), timeoutMs);
-  const status = await run.exited;
+  const timer = setTimeout(() => void killRun(run), timeoutMs);
+  const status = await run.done;
   clearTimeout(timer);
   return { ...status, events: run.events, stdout: run.stdout(), stderr: run.stderr() };
 }
