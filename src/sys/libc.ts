@@ -1,24 +1,29 @@
 // The few libc calls Node does not offer, through koffi: waitpid on one pid (to
-// reap orphans without touching libuv's children) and prctl to become a child
-// subreaper. Loading can fail on an exotic platform: callers get `null` and a
+// reap orphans without touching libuv's children), prctl to become a child
+// subreaper, and prlimit to cap a child's memory (enforce: rlimit). Loading can fail on an exotic platform: callers get `null` and a
 // reason, and the supervisor runs degraded instead of dying.
 import koffi from 'koffi';
 import { decodeWaitStatus, type WaitStatus } from './wait-status.js';
 
 const WNOHANG = 1;
 const PR_SET_CHILD_SUBREAPER = 36;
+export const RLIMIT = { data: 2, as: 9 } as const;
 
 export interface Libc {
   /** Reaps `pid` if it is a zombie child. Returns its status, or null if it is still running or not ours. */
   reap(pid: number): WaitStatus | null;
   /** prctl(PR_SET_CHILD_SUBREAPER, 1); returns the errno on failure, 0 on success. */
   setChildSubreaper(): number;
+  /** prlimit(pid, resource, {cur: bytes, max: bytes}); returns the errno on failure, 0 on success. */
+  setMemoryRlimit(pid: number, resource: keyof typeof RLIMIT, bytes: number): number;
 }
 
 function load(): Libc {
   const lib = koffi.load(null as unknown as string);
   const waitpid = lib.func('int waitpid(int pid, _Out_ int *status, int options)');
   const prctl = lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)');
+  koffi.struct('rlimit', { cur: 'uint64_t', max: 'uint64_t' }); // registers the type name used below
+  const prlimit = lib.func('int prlimit(int pid, int resource, const rlimit *newLimit, _Out_ rlimit *oldLimit)');
   return {
     reap(pid) {
       const status = [0];
@@ -28,6 +33,9 @@ function load(): Libc {
     },
     setChildSubreaper() {
       return (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) as number) === 0 ? 0 : koffi.errno();
+    },
+    setMemoryRlimit(pid, resource, bytes) {
+      return (prlimit(pid, RLIMIT[resource], { cur: bytes, max: bytes }, null) as number) === 0 ? 0 : koffi.errno();
     },
   };
 }
