@@ -35,3 +35,12 @@ export function lines(file: string): string[] {
 export function stackLines(stderr: string): string[] {
   return stderr.split('\n').filter((l) => /^\s+at /.test(l));
 }
+
+/** Rejects if `p` has not settled after timeoutMs (a generous upper bound, never a performance claim). */
+export function within<T>(p: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, rej) => (timer = setTimeout(() => rej(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs))),
+  ]);
+}
