@@ -11,7 +11,10 @@ import { isSpawnedChild, startChild } from '../process/spawn.js';
 import { descendantsOf } from '../process/tree.js';
 import { startReaper } from '../process/reaper.js';
 import { libc } from '../sys/libc.js';
-import { Supervisor } from './supervisor.js';
+import { detectMemoryEnvironment } from '../memory/environment.js';
+import { MemoryManager } from '../memory/manager.js';
+import { TerminationSummary, writeTerminationMessage } from '../logging/termination.js';
+import { Supervisor, type SupervisorHooks } from './supervisor.js';
 
 declare const __SUPERVISOR_VERSION__: string;
 export const VERSION = typeof __SUPERVISOR_VERSION__ === 'string' ? __SUPERVISOR_VERSION__ : '0.0.0-dev';
@@ -24,7 +27,8 @@ function errorFields(e: unknown): Record<string, unknown> {
   return e instanceof Error ? { error: e.message, stack: e.stack } : { error: String(e) };
 }
 
-export function runSupervisor(plan: SupervisorPlan, options: RunOptions, events: EventSink): Supervisor {
+export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger: EventSink): Supervisor {
+  const events = new TerminationSummary(logger);
   const sinks = { stdout: stdout(), stderr: stderr() };
   const { libc: sys, error: libcError } = libc();
   const isPid1 = process.pid === 1;
@@ -46,8 +50,26 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, events:
     : undefined;
   if (!sys) events.emit('supervisor.warning', { reason: 'libc_unavailable', error: libcError }, 'cannot load libc through koffi: orphaned processes will not be reaped');
 
-  const supervisor = new Supervisor(plan, { remapToZero: options.remapToZero }, {
+  // The memory manager acts on the supervisor only through this narrow control.
+  let supervisor: Supervisor | undefined;
+  const memory = new MemoryManager(plan, detectMemoryEnvironment(), events, {
+    stopForRestart: (name, reason, graceMs) => supervisor?.stopForRestart(name, reason, graceMs),
+    runningPids: () => supervisor?.runningPids() ?? new Map(),
+  });
+  const hooks: SupervisorHooks = {
+    beforeSpawn: (p) => memory.beforeSpawn(p),
+    afterSpawn: (p, pid) => memory.afterSpawn(p, pid),
+    childExited: (p, pid, exit, stopping) => memory.childExited(p, pid, exit, stopping),
+    programEnded: (p) => memory.programEnded(p),
+    finished(code) {
+      memory.finished();
+      writeTerminationMessage(events.text(code), plan.terminationLog);
+    },
+  };
+
+  supervisor = new Supervisor(plan, { remapToZero: options.remapToZero }, {
     events,
+    hooks,
     sinks,
     now: () => Date.now(),
     ops: {
@@ -114,6 +136,11 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, events:
     },
     `supervisor ${VERSION} starting ${plan.programs.length} program(s)`,
   );
+  try {
+    memory.start();
+  } catch (e) {
+    events.emit('supervisor.error', errorFields(e), 'memory management failed to start: programs run without caps');
+  }
   supervisor.start();
   return supervisor;
 }

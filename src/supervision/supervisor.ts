@@ -27,8 +27,8 @@ export interface ProcessOps {
 export interface SupervisorHooks {
   beforeSpawn?(plan: ProgramPlan): void;
   afterSpawn?(plan: ProgramPlan, pid: number | undefined): void;
-  /** The child exited; called before the lifecycle handles the exit. */
-  childExited?(plan: ProgramPlan, pid: number, exit: ChildExit): void;
+  /** The child exited; called before the lifecycle handles the exit. `stopping`: the supervisor had asked it to stop. */
+  childExited?(plan: ProgramPlan, pid: number, exit: ChildExit, stopping: boolean): void;
   /** The program will not run again. */
   programEnded?(plan: ProgramPlan): void;
   /** Everything is gone; the supervisor exits with `code` right after. */
@@ -206,7 +206,7 @@ export class Supervisor {
     try {
       child = this.deps.ops.spawn(rt.plan, this.deps.sinks, {
         onExit: (exit) => {
-          if (child) this.hook('childExited', rt.plan, child.pid, exit);
+          if (child) this.hook('childExited', rt.plan, child.pid, exit, rt.state.phase === 'stopping');
           this.send(rt, { type: 'exited', code: exit.code, signal: exit.signal });
         },
         onSpawnFailed: (f) => this.send(rt, { type: 'spawn_failed', exitCode: f.exitCode, code: f.code, message: f.message }),
