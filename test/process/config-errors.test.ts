@@ -1,0 +1,96 @@
+// Bad input never starts anything: `validate` and a normal run both print each
+// config problem as `file:line:col: path: message` on stderr and exit 2; a bad
+// command line gives one line and exit 2. Never a stack trace.
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it, afterEach } from 'vitest';
+import { killAllRuns, ROOT, runInit, tempDir } from '../helpers/init.js';
+import { pool, stackLines } from './support.js';
+
+afterEach(killAllRuns);
+
+const stderrLines = (s: string) => s.split('\n').filter(Boolean);
+
+interface BadConfig {
+  name: string;
+  /** Line 3 onwards of the config (after the `programs: web: command:` lines). */
+  yaml: (marker: string) => string;
+  /** Expected stderr lines: [line:col prefix after the file name, message substring]. */
+  problems: Array<[string, string]>;
+}
+
+const program = (marker: string) => `programs:\n  web:\n    command: ["sh", "-c", "touch ${marker}"]\n`;
+
+const CASES: BadConfig[] = [
+  { name: 'unknown key', yaml: (m) => `${program(m)}    restrat: always\n`, problems: [[':4:5: programs.web.restrat: ', 'unknown key "restrat"']] },
+  { name: 'bad duration', yaml: (m) => `${program(m)}    stop_grace: 5 parsecs\n`, problems: [[':4:17: programs.web.stop_grace: ', 'expected a duration']] },
+  { name: 'wrong enum', yaml: (m) => `${program(m)}    restart: sometimes\n`, problems: [[':4:14: programs.web.restart: ', 'expected one of always, on-failure, never']] },
+  { name: 'YAML syntax error (tab indent)', yaml: (m) => `${program(m)}\trestart: always\n`, problems: [[':4:1: ', 'YAML syntax error']] },
+  { name: 'YAML duplicate key', yaml: (m) => `${program(m)}    restart: always\n    restart: never\n`, problems: [[':5:5: ', 'YAML syntax error']] },
+  {
+    name: 'two problems, in file order',
+    yaml: (m) => `${program(m)}    restart: sometimes\n    backoff: { initial: 1s, factr: 2 }\n`,
+    problems: [
+      [':4:14: programs.web.restart: ', 'expected one of'],
+      [':5:29: programs.web.backoff.factr: ', 'unknown key "factr"'],
+    ],
+  },
+];
+
+describe('invalid configs', () => {
+  it('validate and run both print file:line:col: path: message, exit 2, and start nothing', async () => {
+    const results = await pool(CASES, 6, async (c) => {
+      const dir = tempDir();
+      const marker = join(dir, 'program-ran');
+      const file = join(dir, 'bad.yaml');
+      writeFileSync(file, c.yaml(marker));
+      const [validate, run] = await Promise.all([runInit(['validate', '-c', file], { pid1: false }), runInit(['-c', file])]);
+      return { c, file, marker, validate, run };
+    });
+    for (const { c, file, marker, validate, run } of results) {
+      const check = (stderr: string, prefix: string) => {
+        const got = stderrLines(stderr);
+        expect(got, c.name).toHaveLength(c.problems.length);
+        c.problems.forEach(([where, message], i) => {
+          expect(got[i]!.startsWith(`${prefix}${file}${where}`), `${c.name}: ${got[i]}`).toBe(true);
+          expect(got[i], c.name).toContain(message);
+        });
+        expect(stackLines(stderr), c.name).toEqual([]);
+      };
+      expect(validate.code, c.name).toBe(2);
+      check(validate.stderr, '');
+      expect(validate.stdout, c.name).toBe('');
+      expect(run.code, c.name).toBe(2);
+      check(run.stderr, 'supervisor: ');
+      expect(run.stdout, `${c.name}: no event, nothing started`).toBe('');
+      expect(existsSync(marker), c.name).toBe(false);
+    }
+  });
+
+  it('validate accepts examples/supervisor.yaml', async () => {
+    const r = await runInit(['validate', '-c', join(ROOT, 'examples/supervisor.yaml')], { pid1: false });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/examples\/supervisor\.yaml: ok \(\d+ programs?\)\n$/);
+    expect(r.stderr).toBe('');
+  });
+
+  it('an unknown flag, or a missing config file, is one line on stderr and exit 2', async () => {
+    const dir = tempDir();
+    const marker = join(dir, 'ran');
+    const [flag, flagWithCommand, missing] = await Promise.all([
+      runInit(['--bogus'], { pid1: false }),
+      runInit(['--bogus', '--', 'touch', marker]),
+      runInit(['-c', join(dir, 'nope.yaml')]),
+    ]);
+    for (const [r, needle] of [[flag, 'bogus'], [flagWithCommand, 'bogus'], [missing, 'nope.yaml']] as const) {
+      expect(r.code).toBe(2);
+      const got = stderrLines(r.stderr);
+      expect(got).toHaveLength(1);
+      expect(got[0]).toMatch(/^supervisor: /);
+      expect(got[0]).toContain(needle);
+      expect(stackLines(r.stderr)).toEqual([]);
+      expect(r.stdout).toBe('');
+    }
+    expect(existsSync(marker)).toBe(false);
+  });
+});
