@@ -47,6 +47,26 @@ programs:
   });
 });
 
+describe('stop during backoff', () => {
+  it('SIGTERM while a program waits out a long backoff: no restart, exit 0', async () => {
+    const config = writeConfig(`
+programs:
+  waiting:
+    command: ["sh", "-c", "exit 1"]
+    restart: always
+    start_secs: 0
+    backoff: { initial: 1h, max: 1h }
+`);
+    const run = startInit(['-c', config]);
+    await run.waitFor(byEvent('child.backoff', 'waiting'));
+    await run.signal('SIGTERM');
+    const { code } = await within(run.done, 45_000, 'supervisor exit');
+    expect(code).toBe(0);
+    expect(run.events.filter(byEvent('child.spawn', 'waiting'))).toHaveLength(1);
+    expect(run.events.filter(byEvent('child.restart'))).toEqual([]);
+  });
+});
+
 describe('crash loop', () => {
   it('on_fatal {action: shutdown, exit_code: 3}: child.fatal, then the supervisor exits 3', async () => {
     const config = writeConfig(`

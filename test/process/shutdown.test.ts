@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { byEvent, FIXTURES, killAllRuns, startInit, tempDir, writeConfig } from '../helpers/init.js';
+import { byEvent, FIXTURES, killAllRuns, procState, startInit, tempDir, writeConfig } from '../helpers/init.js';
 import { lines, until, within } from './support.js';
 
 afterEach(killAllRuns);
@@ -118,6 +118,72 @@ programs:
     const names = run.events.map((e) => e.event);
     expect(names.indexOf('child.exit')).toBeLessThan(names.indexOf('descendants.stop'));
     expect(run.events.find(byEvent('supervisor.exit'))).toMatchObject({ code: 0, forced: false });
+  });
+
+  it('not PID 1: a leftover grandchild that ignores SIGTERM gets SIGKILL after the leftover grace and is gone', async () => {
+    const dir = tempDir();
+    const marker = join(dir, 'grandchild-got-sigterm');
+    const config = writeConfig(`
+programs:
+  escapee:
+    command: ${JSON.stringify([process.execPath, join(FIXTURES, 'escapee.mjs'), marker, '--stubborn'])}
+    start_secs: 0
+`, dir);
+    const run = startInit(['-c', config], { pid1: false });
+    const [, grandchild] = await Promise.all([run.waitFor(ready('program')), run.waitFor(ready('grandchild'))]);
+    // Not in a PID namespace: the pid printed is the host pid.
+    const gpid = grandchild.pid as number;
+    expect(procState(gpid)).toBeDefined();
+    await run.signal('SIGTERM');
+    const { code } = await within(run.done, 60_000, 'supervisor exit');
+    expect(code).toBe(0);
+    expect(readFileSync(marker, 'utf8')).toMatch(/^SIGTERM /);
+    expect(run.events.filter(byEvent('descendants.stop')).map((e) => [e.signal, e.count, e.reason])).toEqual([
+      ['SIGTERM', 1, undefined],
+      ['SIGKILL', 1, 'leftover_grace_expired'],
+    ]);
+    // Nothing the supervisor started outlives it (no PID namespace to clean up after it here).
+    expect(procState(gpid)).toBeUndefined();
+    expect(run.events.find(byEvent('supervisor.exit'))).toMatchObject({ code: 0 });
+  });
+
+  it('SIGINT in config mode is a graceful shutdown too: programs get their stop_signal, exit 0', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'stops.txt');
+    const config = writeConfig(`
+programs:
+  app:
+    command: ${recorder(out, 'app', '--exit-on', 'SIGTERM')}
+    start_secs: 0
+`, dir);
+    const run = startInit(['-c', config]);
+    await run.waitFor(ready('app'));
+    await run.signal('SIGINT');
+    const { code } = await within(run.done, 60_000, 'supervisor exit');
+    expect(code).toBe(0);
+    expect(lines(out)).toEqual(['app SIGTERM']);
+    expect(run.events.find(byEvent('supervisor.shutdown'))).toMatchObject({ reason: 'signal', signal: 'SIGINT' });
+  });
+
+  it('shutdown_timeout SIGKILLs what is still running (stop_grace 60s, shutdown_timeout 1s)', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'stops.txt');
+    const config = writeConfig(`
+shutdown_timeout: 1s
+programs:
+  stubborn:
+    command: ${recorder(out, 'stubborn')}
+    stop_grace: 60s
+    start_secs: 0
+`, dir);
+    const run = startInit(['-c', config]);
+    await run.waitFor(ready('stubborn'));
+    await run.signal('SIGTERM');
+    const { code } = await within(run.done, 45_000, 'supervisor exit');
+    expect(code).toBe(0);
+    expect(run.events.find(byEvent('child.kill', 'stubborn'))).toMatchObject({ reason: 'shutdown_timeout' });
+    expect(run.events.find(byEvent('child.exit', 'stubborn'))).toMatchObject({ signal: 'SIGKILL', status: 137 });
+    expect(run.events.find(byEvent('supervisor.exit'))).toMatchObject({ code: 0, forced: true });
   });
 
   it('a second SIGTERM during the shutdown SIGKILLs everything at once', async () => {

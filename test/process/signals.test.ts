@@ -61,6 +61,16 @@ programs:
     expect((await run.done).code).toBe(0);
   });
 
+  it('single-command mode with -g: forwarded signals and the relayed SIGTERM reach the whole group', async () => {
+    const out = join(tempDir(), 'signals.txt');
+    const run = startInit(['-g', '--', process.execPath, RECORDER, '--out', out, '--member', '--exit-on', 'SIGTERM', '--exit-code', '7']);
+    await Promise.all([run.waitFor(ready('main')), run.waitFor(ready('main-member'))]);
+    await sendAndExpect(run, out, ['SIGHUP', 'SIGUSR1', 'SIGWINCH'], ['main', 'main-member']);
+    await run.signal('SIGTERM');
+    expect((await run.done).code).toBe(7);
+    expect(lines(out).filter((l) => l.endsWith('SIGTERM')).sort()).toEqual(['main SIGTERM', 'main-member SIGTERM']);
+  });
+
   // BUG: signal-exit (used in src/supervision/run.ts for the last-resort onExit)
   // listens on 'SIGPOLL', the same signal number as SIGIO. On SIGIO it finds itself
   // the only 'SIGPOLL' listener, concludes the process is dying, runs the onExit
