@@ -1,6 +1,6 @@
 // memory-parse.test.ts — the pure parsers of src/memory/parse.ts against real file
-// contents: a v1 memory cgroup of the Debian 12 development host (Linux 6.18), a v2
-// leaf of the VM bench (Debian's 6.1 kernel) right after an OOM kill, /proc files.
+// contents: a v1 memory cgroup of the Debian 12 development host (Linux 6.18), v2
+// leaves of the VM bench (Debian's 6.1 kernel), /proc files of the host.
 import { describe, expect, it } from 'vitest';
 import {
   cgroupPathUnderMount, countSwaps, findCgroup2Mounts, findV1MemoryMount, parseCgroupFile, parseCount,
@@ -52,12 +52,13 @@ total_active_file 217088
 total_unevictable 0
 `;
 
-// memory.stat of a v2 leaf in the VM bench while a hog runs (6.1 kernel), shortened.
-const V2_STAT = `anon 66486272
-file 208896
-kernel 827392
-kernel_stack 16384
-pagetables 208896
+// memory.stat of a v2 leaf (memory.max 64M) in the VM bench (Debian's 6.1 kernel) while a
+// python hog holds 40 MiB, in a Kubernetes-style container.
+const V2_STAT = `anon 44830720
+file 7061504
+kernel 204800
+kernel_stack 0
+pagetables 139264
 sec_pagetables 0
 percpu 0
 sock 0
@@ -65,31 +66,48 @@ vmalloc 0
 shmem 0
 zswap 0
 zswapped 0
-file_mapped 131072
+file_mapped 3260416
 file_dirty 0
 file_writeback 0
 swapcached 0
-anon_thp 20971520
+anon_thp 31457280
 file_thp 0
 shmem_thp 0
-inactive_anon 66445312
-active_anon 40960
-inactive_file 151552
-active_file 57344
+inactive_anon 44797952
+active_anon 4096
+inactive_file 6053888
+active_file 1007616
 unevictable 0
-slab_reclaimable 28448
-slab_unreclaimable 4616
-slab 33064
+slab_reclaimable 28880
+slab_unreclaimable 10728
+slab 39608
 workingset_refault_anon 0
-pgscan 2806
-pgsteal 1911
-pgfault 6266
-pgmajfault 18
-thp_fault_alloc 20
+workingset_refault_file 1718
+workingset_activate_anon 0
+workingset_activate_file 246
+workingset_restore_anon 0
+workingset_restore_file 0
+workingset_nodereclaim 0
+pgscan 0
+pgsteal 0
+pgscan_kswapd 0
+pgscan_direct 0
+pgsteal_kswapd 0
+pgsteal_direct 0
+pgfault 3440
+pgmajfault 16
+pgrefill 0
+pgactivate 0
+pgdeactivate 0
+pglazyfree 0
+pglazyfreed 0
+zswpin 0
+zswpout 0
+thp_fault_alloc 15
 thp_collapse_alloc 0
 `;
 
-// memory.events of that leaf after the kernel killed the hog.
+// memory.events of a 64M leaf in the VM bench after the kernel killed the hog (oom.group 0).
 const V2_EVENTS = `low 0
 high 0
 max 79
@@ -117,7 +135,7 @@ const VM_MOUNTINFO = `25 1 0:22 / / ro,relatime - 9p hostroot ro,dirsync,loose,a
 31 25 0:26 / /tmp rw,relatime - tmpfs tmpfs rw,inode64
 `;
 
-// An ordinary Kubernetes pod on a v2 node: cgroup2 read-only, with optional fields.
+// Shaped like an ordinary Kubernetes pod on a v2 node: cgroup2 read-only, optional fields, an escaped space.
 const POD_MOUNTINFO = `1280 1279 0:120 / / rw,relatime master:400 - overlay overlay rw,lowerdir=/l,upperdir=/u,workdir=/w
 1285 1284 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup ro,nsdelegate,memory_recursiveprot
 1290 1280 8:1 /var/lib/kubelet/pods/x/volumes/my\\040dir /data\\040dir rw,relatime - ext4 /dev/sda1 rw
@@ -135,7 +153,8 @@ describe('parseFlatKeyed', () => {
 
   it('reads a v2 memory.stat and memory.events', () => {
     const s = parseFlatKeyed(V2_STAT);
-    expect(s).toMatchObject({ anon: 66486272, file: 208896, shmem: 0, anon_thp: 20971520, inactive_file: 151552, file_mapped: 131072 });
+    expect(s).toMatchObject({ anon: 44830720, file: 7061504, shmem: 0, anon_thp: 31457280, inactive_file: 6053888, file_mapped: 3260416 });
+    expect(Object.keys(s)).toHaveLength(51);
     expect(parseFlatKeyed(V2_EVENTS)).toEqual({ low: 0, high: 0, max: 79, oom: 1, oom_kill: 1, oom_group_kill: 0 });
   });
 
