@@ -6,7 +6,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync,
-  renameSync, rmSync, statSync, writeFileSync,
+  renameSync, rmSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -106,7 +106,9 @@ function ensureKernel(pkg) {
           execFileSync('xz', ['-dc', `${base}.ko.xz`], { maxBuffer: 256 << 20 }));
       } else throw new VmError(`vm bench: module ${m}.ko missing from ${deb}`);
     }
-    renameSync(out, dir);
+    try { renameSync(out, dir); } catch (e) {
+      if (!existsSync(join(dir, 'vmlinuz'))) throw e; // else another run just unpacked it
+    }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
