@@ -54,7 +54,8 @@ programs:
     const run = startInit(['-c', config, '--log-level', 'debug']);
     await Promise.all([run.waitFor(ready('leader'), 30_000), run.waitFor(ready('leader-member'), 30_000)]);
     await sendAndExpect(run, out, FORWARDED, ['leader', 'leader-member']);
-    const forwards = run.events.filter(byEvent('signal.forward', 'rec'));
+    // The log line can arrive after the child recorded the signal: wait for all of them.
+    const forwards = await run.waitForCount(byEvent('signal.forward', 'rec'), FORWARDED.length);
     expect(forwards.map((e) => e.signal)).toEqual([...FORWARDED]);
     expect(forwards.every((e) => e.group === true && e.delivered === true)).toBe(true);
     await run.signal('SIGTERM');
