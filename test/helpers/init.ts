@@ -104,7 +104,11 @@ export function startInit(args: string[], options: InitOptions = {}): InitRun {
       s.once('end', () => res());
       s.once('close', () => res());
     });
-  const done = Promise.all([exited, streamEnded(proc.stdout!), streamEnded(proc.stderr!)]).then(([status]) => status);
+  // A process left behind that still holds the pipes must not hang the test: give up waiting 10 s after the exit.
+  const outputRead = Promise.all([streamEnded(proc.stdout!), streamEnded(proc.stderr!)]);
+  const done = exited.then((status) =>
+    Promise.race([outputRead, new Promise<void>((r) => setTimeout(r, 10_000).unref())]).then(() => status),
+  );
   let exitedFlag = false;
   void done.then(() => {
     exitedFlag = true;
