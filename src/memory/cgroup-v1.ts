@@ -7,8 +7,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CgroupDriver, CgroupLeaf, DriverOptions, MemoryEvents, MemoryLimits, MemoryUsage } from './cgroup.js';
-import { ensureDir, errnoCode, readOptional, readText, removeDir, writeValue } from './files.js';
-import { killAndRemove, leafDir, limitText, readPids, type RemoveResult } from './leaf.js';
+import { errnoCode, readOptional, readText, writeValue } from './files.js';
+import { leafDir, limitText, makeLeaf } from './leaf.js';
 import { parseCount, parseFlatKeyed } from './parse.js';
 
 /** v1 memory.stat keys (hierarchical `total_*` first) → the v2 names readUsage reports. */
@@ -92,60 +92,40 @@ export function createV1Driver(root: string, opts: DriverOptions = {}): CgroupDr
 
     createLeaf(name: string, limits: MemoryLimits): CgroupLeaf {
       const dir = leafDir(root, name);
-      const notes: string[] = [];
-      if (existsSync(dir)) {
-        const r = killAndRemove(dir, removeOpts);
-        if (!r.removed) notes.push(`reusing ${dir} (could not remove it: ${r.reason})`);
-      }
-      ensureDir(dir);
-      try {
-        const file = (f: string) => join(dir, f);
-        const memsw = existsSync(file('memory.memsw.limit_in_bytes'));
-        const swap = limits.swapMaxBytes ?? 0;
-        // memsw (memory + swap) must stay ≥ limit_in_bytes at every step: lift it first.
-        if (memsw) writeValue(file('memory.memsw.limit_in_bytes'), -1);
-        writeValue(file('memory.limit_in_bytes'), limitText('v1', limits.maxBytes));
-        if (memsw && limits.maxBytes !== undefined) {
-          writeValue(file('memory.memsw.limit_in_bytes'), limitText('v1', limits.maxBytes + swap));
-        } else if (memsw) {
-          if (limits.swapMaxBytes !== undefined) notes.push('v1 caps swap only together with memory (memsw): no maxBytes, so swap is not capped');
-        } else {
-          notes.push('no memory.memsw.limit_in_bytes (kernel without swap accounting, swapaccount=0): swap is not capped');
-          if (swap === 0) {
-            try {
-              writeValue(file('memory.swappiness'), 0);
-              notes.push('set memory.swappiness=0 instead');
-            } catch (e) {
-              notes.push(`memory.swappiness=0 failed too: ${errnoCode(e)}`);
+      return makeLeaf({
+        dir,
+        name,
+        leaves,
+        removeOpts,
+        readEvents: readV1Events,
+        readUsage: readV1Usage,
+        configure(notes) {
+          const file = (f: string) => join(dir, f);
+          const memsw = existsSync(file('memory.memsw.limit_in_bytes'));
+          const swap = limits.swapMaxBytes ?? 0;
+          // memsw (memory + swap) must stay ≥ limit_in_bytes at every step: lift it first.
+          if (memsw) writeValue(file('memory.memsw.limit_in_bytes'), -1);
+          writeValue(file('memory.limit_in_bytes'), limitText('v1', limits.maxBytes));
+          if (memsw && limits.maxBytes !== undefined) {
+            writeValue(file('memory.memsw.limit_in_bytes'), limitText('v1', limits.maxBytes + swap));
+          } else if (memsw) {
+            if (limits.swapMaxBytes !== undefined) notes.push('v1 caps swap only together with memory (memsw): no maxBytes, so swap is not capped');
+          } else {
+            notes.push('no memory.memsw.limit_in_bytes (kernel without swap accounting, swapaccount=0): swap is not capped');
+            if (swap === 0) {
+              try {
+                writeValue(file('memory.swappiness'), 0);
+                notes.push('set memory.swappiness=0 instead');
+              } catch (e) {
+                notes.push(`memory.swappiness=0 failed too: ${errnoCode(e)}`);
+              }
             }
           }
-        }
-        writeValue(file('memory.soft_limit_in_bytes'), limitText('v1', limits.highBytes));
-        // OOM killer on (1 would freeze the program at the limit instead).
-        writeValue(file('memory.oom_control'), 0);
-      } catch (e) {
-        try {
-          removeDir(dir);
-        } catch {
-          // leave it; the error below says what failed
-        }
-        throw e;
-      }
-      const leaf: CgroupLeaf = {
-        path: dir,
-        name,
-        notes,
-        readEvents: () => readV1Events(dir),
-        readUsage: () => readV1Usage(dir),
-        pids: () => readPids(dir),
-        remove(): RemoveResult {
-          const r = killAndRemove(dir, removeOpts);
-          if (r.removed && leaves.get(name) === leaf) leaves.delete(name);
-          return r;
+          writeValue(file('memory.soft_limit_in_bytes'), limitText('v1', limits.highBytes));
+          // OOM killer on (1 would freeze the program at the limit instead).
+          writeValue(file('memory.oom_control'), 0);
         },
-      };
-      leaves.set(name, leaf);
-      return leaf;
+      });
     },
 
     movePid,

@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CgroupDriver, CgroupLeaf, DriverOptions, MemoryEvents, MemoryLimits, MemoryUsage, PrepareResult } from './cgroup.js';
 import { CgroupFileError, ensureDir, errnoCode, readOptional, readText, removeDir, writeValue } from './files.js';
-import { checkLeafName, killAndRemove, leafDir, limitText, readPids, type RemoveResult } from './leaf.js';
+import { checkLeafName, leafDir, limitText, makeLeaf, readPids, type RemoveResult } from './leaf.js';
 import { parseCount, parseFlatKeyed } from './parse.js';
 
 export const SUPERVISOR_LEAF = 'supervisor';
@@ -148,45 +148,24 @@ export function createV2Driver(root: string, opts: DriverOptions = {}): CgroupDr
       checkLeafName(name);
       driver.prepare();
       const dir = leafDir(programsDir, name);
-      const notes: string[] = [];
-      if (existsSync(dir)) {
-        // Start from zero counters when we can; otherwise reuse it emptied.
-        const r = killAndRemove(dir, removeOpts);
-        if (!r.removed) notes.push(`reusing ${dir} (could not remove it: ${r.reason})`);
-      }
-      ensureDir(dir);
-      try {
-        writeValue(join(dir, 'memory.max'), limitText('v2', limits.maxBytes));
-        writeValue(join(dir, 'memory.high'), limitText('v2', limits.highBytes));
-        const swap = limits.swapMaxBytes ?? 0;
-        if (existsSync(join(dir, 'memory.swap.max'))) writeValue(join(dir, 'memory.swap.max'), limitText('v2', swap));
-        else notes.push('no memory.swap.max (the kernel does not account swap per cgroup): swap is not capped');
-        const group = limits.oomGroup ?? true;
-        if (existsSync(join(dir, 'memory.oom.group'))) writeValue(join(dir, 'memory.oom.group'), group ? 1 : 0);
-        else notes.push('no memory.oom.group (Linux < 4.19): an OOM kill takes one process, not the program');
-      } catch (e) {
-        try {
-          removeDir(dir);
-        } catch {
-          // leave it; the error below says what failed
-        }
-        throw e;
-      }
-      const leaf: CgroupLeaf = {
-        path: dir,
+      return makeLeaf({
+        dir,
         name,
-        notes,
-        readEvents: () => readV2Events(dir),
-        readUsage: () => readV2Usage(dir),
-        pids: () => readPids(dir),
-        remove(): RemoveResult {
-          const r = killAndRemove(dir, removeOpts);
-          if (r.removed && leaves.get(name) === leaf) leaves.delete(name);
-          return r;
+        leaves,
+        removeOpts,
+        readEvents: (d) => readV2Events(d),
+        readUsage: (d) => readV2Usage(d),
+        configure(notes) {
+          writeValue(join(dir, 'memory.max'), limitText('v2', limits.maxBytes));
+          writeValue(join(dir, 'memory.high'), limitText('v2', limits.highBytes));
+          const swap = limits.swapMaxBytes ?? 0;
+          if (existsSync(join(dir, 'memory.swap.max'))) writeValue(join(dir, 'memory.swap.max'), limitText('v2', swap));
+          else notes.push('no memory.swap.max (the kernel does not account swap per cgroup): swap is not capped');
+          const group = limits.oomGroup ?? true;
+          if (existsSync(join(dir, 'memory.oom.group'))) writeValue(join(dir, 'memory.oom.group'), group ? 1 : 0);
+          else notes.push('no memory.oom.group (Linux < 4.19): an OOM kill takes one process, not the program');
         },
-      };
-      leaves.set(name, leaf);
-      return leaf;
+      });
     },
 
     movePid,

@@ -1,9 +1,11 @@
 // What the v1 and v2 drivers share about a program's leaf cgroup: checking its name,
+// making it afresh (counters at 0) with rollback when its limits cannot be set,
 // listing its pids, and tearing it down (SIGKILL what is left, rmdir, retry on EBUSY
 // while the killed processes finish exiting) without ever throwing.
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { errnoCode, readText, removeDir, sleepSync, writeValue } from './files.js';
+import type { CgroupLeaf, MemoryEvents, MemoryUsage } from './cgroup.js';
+import { ensureDir, errnoCode, readText, removeDir, sleepSync, writeValue } from './files.js';
 import { parsePidList } from './parse.js';
 
 /** Program names become directory names: letters, digits, `_ . - @ :`, not starting with `.`, ≤ 200 chars. */
@@ -127,4 +129,57 @@ export function killAndRemove(dir: string, opts: RemoveOptions = {}): RemoveResu
   } catch (e) {
     return { removed: false, killed: [...killed], busyRetries, reason: e instanceof Error ? e.message : String(e) };
   }
+}
+
+export interface LeafSpec {
+  dir: string;
+  name: string;
+  /** The driver's registry of live leaves (a removed leaf leaves it). */
+  leaves: Map<string, CgroupLeaf>;
+  removeOpts: RemoveOptions;
+  readEvents(dir: string): MemoryEvents;
+  readUsage(dir: string): MemoryUsage;
+  /** Writes the version's limit files; pushes what it could not apply to `notes`. */
+  configure(notes: string[]): void;
+}
+
+/**
+ * Makes the leaf directory — removing a previous one first, so its counters start
+ * at 0, or reusing it emptied when it cannot be removed — sets its limits, and
+ * returns the leaf. If a limit cannot be set the directory is removed again and
+ * the error is thrown.
+ */
+export function makeLeaf(spec: LeafSpec): CgroupLeaf {
+  const { dir, name, leaves, removeOpts } = spec;
+  const notes: string[] = [];
+  if (existsSync(dir)) {
+    const r = killAndRemove(dir, removeOpts);
+    if (!r.removed) notes.push(`reusing ${dir} (could not remove it: ${r.reason})`);
+  }
+  ensureDir(dir);
+  try {
+    spec.configure(notes);
+  } catch (e) {
+    try {
+      removeDir(dir);
+    } catch {
+      // leave it; the error below says what failed
+    }
+    throw e;
+  }
+  const leaf: CgroupLeaf = {
+    path: dir,
+    name,
+    notes,
+    readEvents: () => spec.readEvents(dir),
+    readUsage: () => spec.readUsage(dir),
+    pids: () => readPids(dir),
+    remove(): RemoveResult {
+      const r = killAndRemove(dir, removeOpts);
+      if (r.removed && leaves.get(name) === leaf) leaves.delete(name);
+      return r;
+    },
+  };
+  leaves.set(name, leaf);
+  return leaf;
 }
