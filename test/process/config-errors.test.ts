@@ -57,10 +57,10 @@ describe('invalid configs', () => {
         });
         expect(stackLines(stderr), c.name).toEqual([]);
       };
-      expect(validate.code, c.name).toBe(2);
+      expect(validate.code, `${c.name}: ${validate.stderr}`).toBe(2);
       check(validate.stderr, '');
       expect(validate.stdout, c.name).toBe('');
-      expect(run.code, c.name).toBe(2);
+      expect(run.code, `${c.name}: ${run.stderr}`).toBe(2);
       check(run.stderr, 'supervisor: ');
       expect(run.stdout, `${c.name}: no event, nothing started`).toBe('');
       expect(existsSync(marker), c.name).toBe(false);
@@ -83,9 +83,10 @@ describe('invalid configs', () => {
       runInit(['-c', join(dir, 'nope.yaml')]),
     ]);
     for (const [r, needle] of [[flag, 'bogus'], [flagWithCommand, 'bogus'], [missing, 'nope.yaml']] as const) {
-      expect(r.code).toBe(2);
+      const what = `${needle}: stderr=${JSON.stringify(r.stderr)} stdout=${JSON.stringify(r.stdout)}`;
+      expect(r.code, what).toBe(2);
       const got = stderrLines(r.stderr);
-      expect(got).toHaveLength(1);
+      expect(got, what).toHaveLength(1);
       expect(got[0]).toMatch(/^supervisor: /);
       expect(got[0]).toContain(needle);
       expect(stackLines(r.stderr)).toEqual([]);
