@@ -3,6 +3,8 @@
 // keeps PID 1 alive through its own bugs (an internal error is logged, the
 // children stay supervised).
 import { onExit } from 'signal-exit';
+import { signals as signalExitSignals } from 'signal-exit/signals';
+import { constants } from 'node:os';
 import type { SupervisorPlan } from '../plan/types.js';
 import type { EventSink } from '../logging/events.js';
 import { stderr, stdout } from '../logging/sink.js';
@@ -106,6 +108,22 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
   for (const sig of FORWARDED_SIGNALS) {
     try {
       process.on(sig, () => supervisor.forward(sig));
+    } catch {
+      // a signal this platform does not have
+    }
+  }
+
+  // signal-exit treats a signal it listens to as fatal when it is the only
+  // listener, and would then run the cleanup below (SIGKILL every child). PID 1
+  // must not die of a stray SIGABRT/SIGTRAP/SIGSYS, nor of SIGPOLL/SIGIOT, the
+  // aliases of SIGIO/SIGABRT: listen to each of them too (log and ignore).
+  for (const sig of signalExitSignals as NodeJS.Signals[]) {
+    if (process.listenerCount(sig) > 0) continue;
+    const num = constants.signals[sig];
+    if (num === undefined) continue;
+    const aliasHandled = Object.entries(constants.signals).some(([name, n]) => n === num && name !== sig && process.listenerCount(name) > 0);
+    try {
+      process.on(sig, aliasHandled ? () => {} : () => events.emit('supervisor.signal', { signal: sig, action: 'ignored' }, `ignored ${sig}`));
     } catch {
       // a signal this platform does not have
     }

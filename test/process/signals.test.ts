@@ -77,7 +77,7 @@ programs:
   // the only 'SIGPOLL' listener, concludes the process is dying, runs the onExit
   // callback (SIGKILL to every descendant) and re-raises, which the supervisor
   // survives: every child is SIGKILLed.
-  it.fails('SIGIO is forwarded and does not kill the children (single-command and config mode)', async () => {
+  it('SIGIO is forwarded and does not kill the children (single-command and config mode)', async () => {
     const dir = tempDir();
     const out1 = join(dir, 'single.txt');
     const single = startInit(['--', process.execPath, RECORDER, '--out', out1]);
@@ -93,6 +93,19 @@ programs:
       sendAndExpect(single, out1, ['SIGIO', 'SIGHUP'], ['main']),
       sendAndExpect(config, out2, ['SIGIO', 'SIGHUP'], ['leader', 'leader-member']),
     ]);
+  });
+
+  it('SIGABRT, SIGTRAP and SIGSYS sent to PID 1 are logged and ignored: no child is touched', async () => {
+    const out = join(tempDir(), 'signals.txt');
+    const run = startInit(['--', process.execPath, RECORDER, '--out', out]);
+    await run.waitFor(ready('main'), 30_000);
+    for (const sig of ['SIGABRT', 'SIGTRAP', 'SIGSYS'] as const) {
+      await run.signal(sig);
+      await run.waitFor((e) => e.event === 'supervisor.signal' && e.signal === sig && e.action === 'ignored');
+    }
+    // Still supervising: a forwarded signal still arrives, and nothing exited or was killed.
+    await sendAndExpect(run, out, ['SIGHUP'], ['main']);
+    expect(run.events.filter(byEvent('child.kill'))).toEqual([]);
   });
 
   for (const [sig, code] of [['SIGINT', 42], ['SIGTERM', 43]] as const) {
