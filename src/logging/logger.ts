@@ -20,7 +20,16 @@ export function createLogger(options: LoggerOptions, sink: Sink = stdout()): Eve
   const format = resolveFormat(options.format, Boolean(process.stdout.isTTY));
   const stream =
     format === 'pretty'
-      ? pretty({ sync: true, colorize: Boolean(process.stdout.isTTY), ignore: 'hostname', destination: 1 })
+      ? pretty({
+          sync: true,
+          colorize: Boolean(process.stdout.isTTY),
+          destination: 1,
+          // One line per event: "[time] LEVEL event: message {other fields}".
+          singleLine: true,
+          ignore: 'hostname,event',
+          messageFormat: '{event}: {msg}',
+          translateTime: 'HH:MM:ss.l',
+        })
       : { write: (line: string) => sink.write(line) };
   const logger = pino(
     {

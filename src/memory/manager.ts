@@ -168,7 +168,6 @@ export class MemoryManager implements SupervisorHooks {
           [...this.programs.values()].map((pm) => [pm.plan.name, { enforce: pm.enforcement, max_bytes: pm.maxBytes ?? null, high_bytes: pm.highBytes ?? null, oom_score_adj: pm.oomScoreAdj }]),
         ),
         ...(prepared ? { cgroup_setup: prepared } : {}),
-        warnings,
       },
       `memory: cgroup ${env.cgroup}${env.limitBytes === null ? ', no container limit' : `, container limit ${mb(env.limitBytes)} MiB`}${env.writable ? ', writable' : ', read-only'}`,
     );
