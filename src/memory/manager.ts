@@ -76,6 +76,7 @@ export class MemoryManager implements SupervisorHooks {
   private guardThresholdBytes?: number;
   /** The program the guard last stopped; no new guard action until it is gone. */
   private guardVictim?: string;
+  private lastTickError = -Infinity;
 
   constructor(
     plan: SupervisorPlan,
@@ -193,8 +194,17 @@ export class MemoryManager implements SupervisorHooks {
   beforeSpawn(plan: ProgramPlan): void {
     const pm = this.programs.get(plan.name);
     if (!pm || pm.enforcement !== 'cgroup' || !this.driver) return;
-    pm.leaf = this.driver.createLeaf(plan.name, { maxBytes: pm.maxBytes, highBytes: pm.highBytes, swapMaxBytes: 0, oomGroup: true });
-    pm.leafBaseline = pm.leaf.readEvents();
+    pm.leaf = undefined;
+    try {
+      pm.leaf = this.driver.createLeaf(plan.name, { maxBytes: pm.maxBytes, highBytes: pm.highBytes, swapMaxBytes: 0, oomGroup: true });
+      pm.leafBaseline = pm.leaf.readEvents();
+    } catch (e) {
+      // No leaf, no kernel cap: the watchdog takes over rather than leaving the program uncapped.
+      pm.enforcement = 'watchdog';
+      const detail = `${plan.name}: cannot make its cgroup (${e instanceof Error ? e.message : String(e)}): using the watchdog`;
+      this.events.emit('supervisor.warning', { reason: 'memory', program: plan.name, detail }, detail);
+      return;
+    }
     // Fork inside the leaf: the supervisor steps into it for the synchronous
     // fork+exec of child_process.spawn, so the child is charged to the leaf
     // from its first page, with no shell shim (works in distroless images).
@@ -204,7 +214,7 @@ export class MemoryManager implements SupervisorHooks {
   afterSpawn(plan: ProgramPlan, pid: number | undefined): void {
     const pm = this.programs.get(plan.name);
     if (!pm) return;
-    if (pm.leaf && this.driver) this.driver.movePid(process.pid, this.driver.selfPath);
+    if (pm.leaf && this.driver) this.stepOutOfLeaf(this.driver);
     pm.pid = pid;
     pm.last = undefined;
     pm.peakRssBytes = 0;
@@ -217,6 +227,21 @@ export class MemoryManager implements SupervisorHooks {
       const sys = libc().libc;
       const errno = sys ? sys.setMemoryRlimit(pid, plan.memory?.rlimit ?? 'data', pm.maxBytes) : -1;
       if (errno !== 0) this.events.emit('supervisor.warning', { reason: 'rlimit', program: plan.name, pid, errno }, `cannot set the memory rlimit of ${plan.name}`);
+    }
+  }
+
+  /** Back to the supervisor's own cgroup; staying in a program's leaf would put PID 1 in its OOM group. */
+  private stepOutOfLeaf(driver: CgroupDriver): void {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        driver.movePid(process.pid, driver.selfPath);
+        return;
+      } catch (e) {
+        if (attempt >= 3) {
+          this.events.emit('supervisor.error', { error: e instanceof Error ? e.message : String(e) }, 'cannot move the supervisor back to its own cgroup');
+          return;
+        }
+      }
     }
   }
 
@@ -295,8 +320,21 @@ export class MemoryManager implements SupervisorHooks {
     };
   }
 
+  /** A sampling round that can never throw into the event loop; a failure is logged once per minute at most. */
+  private tick(): void {
+    try {
+      this.sample();
+    } catch (e) {
+      const now = this.now();
+      if (now - this.lastTickError >= 60_000) {
+        this.lastTickError = now;
+        this.events.emit('supervisor.error', { error: e instanceof Error ? e.message : String(e) }, 'memory sampling failed');
+      }
+    }
+  }
+
   /** One sampling round: every program's tree, then the container guard. */
-  tick(): void {
+  sample(): void {
     const running = this.control.runningPids();
     const now = this.now();
     for (const pm of this.programs.values()) {
