@@ -180,6 +180,7 @@ export class Supervisor {
           rt.child?.signal(effect.signal, rt.plan.processGroup);
           break;
         case 'set_timer': {
+          clearTimeout(rt.timers.get(effect.timer));
           const timer = setTimeout(() => {
             rt.timers.delete(effect.timer);
             this.send(rt, TIMER_INPUT[effect.timer]);
