@@ -177,6 +177,13 @@ const programMemory = z
       .optional()
       .describe(`The child's oom_score_adj (never below the supervisor's own). Default: ${PROGRAM_DEFAULTS.memory.oomScoreAdj}.`),
     stop_grace: durationField('When the watchdog or the container guard stops the program: grace before SIGKILL.', PROGRAM_DEFAULTS.memory.stopGraceMs),
+    oom_loop: z
+      .strictObject({
+        max_events: z.number().int().min(0, { error: 'expected a number >= 0' }).describe('How many OOM kills and memory stops the window tolerates.'),
+        window: duration.describe('The time window they are counted in. A duration like 10m.'),
+      })
+      .optional()
+      .describe('More than max_events OOM kills or memory stops within window turns the program fatal, so on_fatal (e.g. shutdown: the pod restarts) applies. Off by default: crash_loop still counts memory restarts.'),
   })
   .describe('Memory cap and OOM handling of this program.');
 

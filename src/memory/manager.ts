@@ -22,6 +22,8 @@ export type Enforcement = 'cgroup' | 'watchdog' | 'rlimit' | 'none';
 export interface MemoryControl {
   /** Stop a program and restart it per policy (a failed run). */
   stopForRestart(name: string, reason: string, graceMs: number): void;
+  /** Stop a program for good and turn it fatal (memory.oom_loop). */
+  giveUp(name: string, reason: string, graceMs: number): void;
   /** Main pids of the programs alive now. */
   runningPids(): Map<string, number>;
 }
@@ -42,6 +44,8 @@ interface ProgramMemory {
   aboveHigh: boolean;
   /** We asked it to stop for memory; its exit is explained already. */
   stoppingForMemory: boolean;
+  /** Times of its OOM kills and memory stops, for memory.oom_loop. */
+  memoryEvents: number[];
 }
 
 /** Bytes of a size spec; a percentage needs the container's limit. */
@@ -88,7 +92,7 @@ export class MemoryManager implements SupervisorHooks {
     this.settings = plan.memory ?? SUPERVISOR_DEFAULTS.memory;
     for (const p of plan.programs) {
       const m = p.memory ?? PROGRAM_DEFAULTS.memory;
-      this.programs.set(p.name, { plan: p, enforcement: 'none', oomScoreAdj: m.oomScoreAdj, stopGraceMs: m.stopGraceMs, peakRssBytes: 0, aboveHigh: false, stoppingForMemory: false });
+      this.programs.set(p.name, { plan: p, enforcement: 'none', oomScoreAdj: m.oomScoreAdj, stopGraceMs: m.stopGraceMs, peakRssBytes: 0, aboveHigh: false, stoppingForMemory: false, memoryEvents: [] });
     }
   }
 
@@ -265,9 +269,19 @@ export class MemoryManager implements SupervisorHooks {
     const forensics = this.forensics(pm, pid, container, { leaf_oom_kills: leafOomKills ?? null, container_oom_kills: containerOomKills ?? null, leaf_events: leafEvents ?? null });
     if (verdict.kind === 'oom_killed') {
       this.events.emit('child.oom_killed', { ...forensics, evidence: verdict.source }, `${plan.name} was killed by the kernel's OOM killer (${verdict.source} oom_kill counter)`);
+      this.countMemoryEvent(pm);
     } else if (verdict.kind === 'killed_without_oom_evidence' && !explained && !stopping) {
       this.events.emit('child.killed', forensics, `${plan.name} was killed by SIGKILL from outside, with no OOM evidence`);
     }
+  }
+
+  /** memory.oom_loop: past max_events OOM kills or stops inside the window, the program turns fatal. */
+  private countMemoryEvent(pm: ProgramMemory): void {
+    const loop = pm.plan.memory?.oomLoop;
+    if (!loop) return;
+    const now = this.now();
+    pm.memoryEvents = [...pm.memoryEvents.filter((t) => now - t < loop.windowMs), now];
+    if (pm.memoryEvents.length > loop.maxEvents) this.control.giveUp(pm.plan.name, 'oom_loop', pm.stopGraceMs);
   }
 
   programEnded(plan: ProgramPlan): void {
@@ -359,6 +373,7 @@ export class MemoryManager implements SupervisorHooks {
           `${pm.plan.name} uses ${mb(usage)} MiB, over its cap of ${mb(pm.maxBytes)} MiB: stopping it`,
         );
         this.control.stopForRestart(pm.plan.name, 'memory_cap', pm.stopGraceMs);
+        this.countMemoryEvent(pm);
       }
     }
     if (this.guardEnabled) this.guard(running);
@@ -393,6 +408,7 @@ export class MemoryManager implements SupervisorHooks {
       `container at ${mb(used)} MiB of ${mb(container.limitBytes)} MiB: stopping ${victim.program}, the program most over its share`,
     );
     this.control.stopForRestart(victim.program, 'container_memory_guard', pm.stopGraceMs);
+    this.countMemoryEvent(pm);
   }
 }
 

@@ -51,6 +51,8 @@ export interface ProgramMemoryPlan {
   oomScoreAdj: number;
   /** Grace between the stop signal and SIGKILL when the watchdog or the guard stops the program. */
   stopGraceMs: number;
+  /** More than maxEvents memory kills/stops within windowMs turns the program fatal (on_fatal applies). */
+  oomLoop?: { maxEvents: number; windowMs: number };
 }
 
 export interface SupervisorMemoryPlan {

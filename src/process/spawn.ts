@@ -100,9 +100,11 @@ export function startChild(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallb
     return undefined;
   }
   spawnedPids.add(pid);
+  let exited = false;
   // After a successful spawn, 'error' only means a failed kill(); exit is what counts.
   child.on('error', () => {});
   child.once('exit', (code, signal) => {
+    exited = true;
     spawnedPids.delete(pid);
     cb.onExit({ code, signal });
   });
@@ -113,6 +115,8 @@ export function startChild(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallb
   return {
     pid,
     signal(sig, toGroup) {
+      // Once reaped, the pid may belong to someone else: never signal it again.
+      if (exited) return false;
       try {
         process.kill(toGroup ? -pid : pid, sig);
         return true;

@@ -26,6 +26,8 @@ export interface StopIntent {
   signal?: NodeJS.Signals;
   /** Use this grace instead of the program's stop_grace (a memory stop is short). */
   graceMs?: number;
+  /** The program turns fatal once this run has ended (memory.oom_loop uses this). */
+  giveUp?: boolean;
 }
 
 export interface ExitInfo {
@@ -94,6 +96,10 @@ export function initialState(plan: ProgramPlan): ProgramState {
 export function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
   if (signal) return exitCodeForSignal(signal);
   return code ?? 0;
+}
+
+function giveUpEvent(plan: ProgramPlan, state: ProgramState, intent: StopIntent): LifecycleEvent {
+  return { event: 'child.fatal', fields: { restarts: state.restarts, reason: intent.reason }, msg: `${plan.name}: giving up (${intent.reason})` };
 }
 
 function same(state: ProgramState): Transition {
@@ -199,6 +205,14 @@ export function transition(state: ProgramState, input: LifecycleInput, plan: Pro
           msg: `${plan.name} exited with ${input.signal ?? `code ${input.code}`}`,
         },
       ];
+      if (intent?.giveUp) {
+        events.push(giveUpEvent(plan, state, intent));
+        return {
+          state: { ...state, phase: 'fatal', pid: undefined, startedAt: undefined, stopIntent: undefined, lastExit: exit },
+          effects: [{ type: 'clear_timers' }, { type: 'ended', how: 'fatal' }],
+          events,
+        };
+      }
       if (intent && !intent.restart) {
         return {
           state: { ...state, phase: 'exited', pid: undefined, startedAt: undefined, stopIntent: undefined, lastExit: exit },
@@ -213,6 +227,13 @@ export function transition(state: ProgramState, input: LifecycleInput, plan: Pro
     case 'stop': {
       if (state.phase === 'stopped' || state.phase === 'backoff') {
         if (input.intent.restart) return same(state);
+        if (input.intent.giveUp) {
+          return {
+            state: { ...state, phase: 'fatal', stopIntent: undefined },
+            effects: [{ type: 'clear_timers' }, { type: 'ended', how: 'fatal' }],
+            events: [giveUpEvent(plan, state, input.intent)],
+          };
+        }
         return { state: { ...state, phase: 'exited', stopIntent: undefined }, effects: [{ type: 'clear_timers' }, { type: 'ended', how: 'stopped' }], events: [] };
       }
       if (state.phase !== 'starting' && state.phase !== 'running') {

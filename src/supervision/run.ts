@@ -56,6 +56,7 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
   let supervisor: Supervisor | undefined;
   const memory = new MemoryManager(plan, detectMemoryEnvironment(), events, {
     stopForRestart: (name, reason, graceMs) => supervisor?.stopForRestart(name, reason, graceMs),
+    giveUp: (name, reason, graceMs) => supervisor?.giveUp(name, reason, graceMs),
     runningPids: () => supervisor?.runningPids() ?? new Map(),
   });
   const hooks: SupervisorHooks = {

@@ -135,6 +135,12 @@ export class Supervisor {
     if (rt && !this.shutdown) this.send(rt, { type: 'stop', intent: { reason, restart: true, graceMs } });
   }
 
+  /** Stops a program for good and turns it fatal (its on_fatal applies); memory.oom_loop uses this. */
+  giveUp(name: string, reason: string, graceMs?: number): void {
+    const rt = this.byName.get(name);
+    if (rt && !this.shutdown) this.send(rt, { type: 'stop', intent: { reason, restart: false, giveUp: true, graceMs } });
+  }
+
   /** Pids of the programs' main processes that are alive now. */
   runningPids(): Map<string, number> {
     const out = new Map<string, number>();

@@ -84,6 +84,33 @@ programs:
     expect((await run.exited).code).toBe(0);
   });
 
+  it.runIf(cgroupWritable)('memory.oom_loop: past max_events OOM kills in the window the program turns fatal and on_fatal shuts the container down', async () => {
+    const dir = (await import('../helpers/init.js')).tempDir();
+    const termlog = `${dir}/termination-log`;
+    const config = writeConfig(`
+termination_log: ${termlog}
+programs:
+  steady:
+    command: ["sleep", "1000"]
+  hog:
+    command: ["node", "${FIXTURES}/hog.mjs", "200"]
+    memory: { max: 96Mi, enforce: cgroup, oom_loop: { max_events: 2, window: 10m } }
+    backoff: { initial: 100ms, factor: 1 }
+    crash_loop: { max_restarts: 100 }
+    on_fatal: { action: shutdown, exit_code: 7 }
+`, dir);
+    const run = startInit(['-c', config]);
+    const { code } = await run.done;
+    expect(code).toBe(7);
+    expect(run.events.filter(byEvent('child.oom_killed', 'hog'))).toHaveLength(3);
+    expect(run.events.find(byEvent('child.fatal', 'hog'))).toMatchObject({ reason: 'oom_loop' });
+    expect(run.events.find(byEvent('supervisor.shutdown'))).toMatchObject({ reason: 'program_fatal', program: 'hog' });
+    const { readFileSync } = await import('node:fs');
+    const message = readFileSync(termlog, 'utf8');
+    expect(message).toContain('supervisor exit code 7: program hog turned fatal');
+    expect(message).toContain('hog: 3 OOM kills, fatal');
+  });
+
   it('a SIGKILL from outside with no OOM evidence is reported as such, not guessed', async () => {
     const config = writeConfig(`
 programs:

@@ -194,6 +194,39 @@ describe('lifecycle state machine', () => {
     expect(t.state.phase).toBe('exited');
   });
 
+  it('a give-up stop turns the program fatal when its run ends, from running or from backoff', () => {
+    const plan = programPlan({ startSecsMs: 0 });
+    const fromRunning = last(run(plan, [
+      [0, { type: 'start' }],
+      [0, { type: 'spawned', pid: 9 }],
+      [1, { type: 'stop', intent: { reason: 'oom_loop', restart: false, giveUp: true } }],
+      [2, { type: 'exited', code: null, signal: 'SIGKILL' }],
+    ]));
+    expect(fromRunning.state.phase).toBe('fatal');
+    expect(fromRunning.effects).toContainEqual({ type: 'ended', how: 'fatal' });
+    expect(fromRunning.events.map((e) => e.event)).toEqual(['child.exit', 'child.fatal']);
+    const fromBackoff = last(run(plan, [
+      [0, { type: 'start' }],
+      [0, { type: 'spawned', pid: 9 }],
+      [1, { type: 'exited', code: null, signal: 'SIGKILL' }],
+      [2, { type: 'stop', intent: { reason: 'oom_loop', restart: false, giveUp: true } }],
+    ]));
+    expect(fromBackoff.state.phase).toBe('fatal');
+    expect(fromBackoff.events[0]!.fields).toMatchObject({ reason: 'oom_loop' });
+  });
+
+  it('a give-up overrides a restart-stop under way', () => {
+    const plan = programPlan({ startSecsMs: 0 });
+    const t = last(run(plan, [
+      [0, { type: 'start' }],
+      [0, { type: 'spawned', pid: 9 }],
+      [1, { type: 'stop', intent: { reason: 'memory_cap', restart: true } }],
+      [1, { type: 'stop', intent: { reason: 'oom_loop', restart: false, giveUp: true } }],
+      [2, { type: 'exited', code: null, signal: 'SIGTERM' }],
+    ]));
+    expect(t.state.phase).toBe('fatal');
+  });
+
   it('inputs that do not apply to a phase change nothing', () => {
     const plan = programPlan();
     const s = initialState(plan);
