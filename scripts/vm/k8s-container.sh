@@ -15,7 +15,10 @@
 #
 # After the workload ends it prints (or writes to FILE) one key=value per line:
 #   exit=<status of PID 1; 128+signal if killed>
-#   low= high= max= oom= oom_kill= oom_group_kill=   (the cgroup's memory.events)
+#   low= high= max= oom= oom_kill= oom_group_kill=   (the cgroup's memory.events,
+#                                                      hierarchical: counts child cgroups too)
+#   local_low= ... local_oom_group_kill=              (memory.events.local: the container
+#                                                      cgroup's own counters only)
 #   peak=<memory.peak, bytes>                         (when the kernel has it)
 # removes the cgroup, and exits with the workload's status. --pidfile FILE receives
 # the container PID 1's pid as seen from outside, to signal it (as the kubelet does).
@@ -105,6 +108,7 @@ set -e
 summary() {
   echo "exit=$status"
   sed 's/ /=/' "$ctr/memory.events"
+  if [ -f "$ctr/memory.events.local" ]; then sed 's/^/local_/; s/ /=/' "$ctr/memory.events.local"; fi
   if [ -f "$ctr/memory.peak" ]; then echo "peak=$(cat "$ctr/memory.peak")"; fi
 }
 if [ -n "$report" ]; then summary >"$report"; else summary; fi

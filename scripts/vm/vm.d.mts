@@ -46,6 +46,10 @@ export interface ContainerOptions {
 export function containerCommand(argv: string[], opts?: ContainerOptions): string;
 export function supervisorCommand(supervisorArgs: string[], opts?: ContainerOptions): string;
 
-/** k8s-container.sh's report: exit, low, high, max, oom, oom_kill, oom_group_kill, peak. */
+/**
+ * k8s-container.sh's report: exit, low, high, max, oom, oom_kill, oom_group_kill
+ * (memory.events, hierarchical), local_low … local_oom_group_kill (memory.events.local,
+ * the container cgroup's own), peak.
+ */
 export type Report = Record<string, number | string>;
 export function parseReport(text: string): Report;
