@@ -1,7 +1,8 @@
 #!/bin/busybox sh
 # init.sh — PID 1 of the test VM's initramfs (copied to /init by vm.mjs).
 # Loads the 9p modules, mounts the host's root read-only at /mnt with proc, sysfs,
-# devtmpfs, cgroup2, a tmpfs /tmp and the writable share at /mnt/run/vm, then chroots
+# devtmpfs, cgroup2, a tmpfs /tmp, the writable share at /mnt/run/vm and the checkout
+# at its host path (read-only, its own share), then chroots
 # into it, runs /run/vm/script with a time limit, writes stdout, stderr and the exit
 # code to the share and powers off. cgroup2 gets the options systemd uses on a
 # Kubernetes node (nsdelegate, memory_recursiveprot).
@@ -41,8 +42,12 @@ mount -t tmpfs -o mode=755 tmpfs $r/run
 mkdir -p $r/run/vm
 mount -t 9p -o trans=virtio,version=9p2000.L,rw vmshare $r/run/vm || die "cannot mount the share"
 s=$r/run/vm
-. $s/params # sets TIMEOUT_S
+. $s/params # sets TIMEOUT_S and REPO_DIR
 mkdir -p $s/out
+# The checkout at its host path, even where a tmpfs above hides it (a clone in /tmp).
+mkdir -p "$r$REPO_DIR" 2>/dev/null
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 repo "$r$REPO_DIR" || die "cannot mount the checkout"
+
 
 say "running script (time limit ${TIMEOUT_S}s)"
 chroot $r /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \

@@ -191,7 +191,7 @@ export async function runInVm(script, { timeoutMs = 300_000, memoryMb = MEMORY_M
   const share = mkdtempSync(join(tmpdir(), 'vm-run-'));
   const text = script.startsWith('#!') ? script : `#!/bin/sh\n${script}`;
   writeFileSync(join(share, 'script'), text, { mode: 0o755 });
-  writeFileSync(join(share, 'params'), `TIMEOUT_S=${Math.max(1, Math.ceil(timeoutMs / 1000))}\n`);
+  writeFileSync(join(share, 'params'), `TIMEOUT_S=${Math.max(1, Math.ceil(timeoutMs / 1000))}\nREPO_DIR='${REPO}'\n`);
   const consoleFile = join(share, 'console.log');
   const args = [
     '-accel', 'tcg', '-cpu', 'max', '-m', String(memoryMb), '-smp', '2',
@@ -199,6 +199,8 @@ export async function runInVm(script, { timeoutMs = 300_000, memoryMb = MEMORY_M
     '-kernel', kernel, '-initrd', initramfs, '-append', KERNEL_ARGS,
     '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
     '-virtfs', `local,path=${share},mount_tag=vmshare,security_model=none`,
+    // The checkout again, on its own: a clone under /tmp would be hidden by the guest's tmpfs.
+    '-virtfs', `local,path=${REPO},mount_tag=repo,security_model=none,readonly=on`,
   ];
   const started = Date.now();
   // Boot and poweroff cost seconds; the guest enforces timeoutMs on the script itself.
