@@ -26,6 +26,8 @@ export interface MemoryControl {
   giveUp(name: string, reason: string, graceMs: number): void;
   /** Main pids of the programs alive now. */
   runningPids(): Map<string, number>;
+  /** Whether a memory stop may act on it now (running, not already stopping, no shutdown). */
+  isStoppable(name: string): boolean;
 }
 
 interface ProgramMemory {
@@ -365,7 +367,7 @@ export class MemoryManager implements SupervisorHooks {
       pm.aboveHigh = aboveHigh;
       if (verdict === 'high') {
         this.events.emit('child.memory_high', { program: pm.plan.name, pid, usage_bytes: usage, high_bytes: pm.highBytes, max_bytes: pm.maxBytes ?? null }, `${pm.plan.name} uses ${mb(usage)} MiB, above its high mark`);
-      } else if (verdict === 'max' && pm.maxBytes !== undefined) {
+      } else if (verdict === 'max' && pm.maxBytes !== undefined && this.control.isStoppable(pm.plan.name)) {
         pm.stoppingForMemory = true;
         this.events.emit(
           'child.memory_cap_exceeded',
@@ -388,7 +390,7 @@ export class MemoryManager implements SupervisorHooks {
     if (!guardTriggered(used, this.guardThresholdBytes, 1)) return;
     if (this.guardVictim !== undefined && running.has(this.guardVictim)) return;
     const candidates = [...this.programs.values()]
-      .filter((pm) => pm.pid !== undefined && running.get(pm.plan.name) === pm.pid && !pm.stoppingForMemory && pm.last)
+      .filter((pm) => pm.pid !== undefined && running.get(pm.plan.name) === pm.pid && !pm.stoppingForMemory && pm.last && this.control.isStoppable(pm.plan.name))
       .map((pm) => ({ program: pm.plan.name, usageBytes: pm.leaf ? (safe(() => pm.leaf!.readUsage().currentBytes) ?? pm.last!.rssBytes) : pm.last!.rssBytes, maxBytes: pm.maxBytes }));
     const victim = chooseGuardVictim(candidates, container.limitBytes ?? this.guardThresholdBytes);
     if (!victim) return;

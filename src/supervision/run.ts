@@ -58,6 +58,7 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     stopForRestart: (name, reason, graceMs) => supervisor?.stopForRestart(name, reason, graceMs),
     giveUp: (name, reason, graceMs) => supervisor?.giveUp(name, reason, graceMs),
     runningPids: () => supervisor?.runningPids() ?? new Map(),
+    isStoppable: (name) => supervisor?.isStoppable(name) ?? false,
   });
   const hooks: SupervisorHooks = {
     beforeSpawn: (p) => memory.beforeSpawn(p),

@@ -141,6 +141,12 @@ export class Supervisor {
     if (rt && !this.shutdown) this.send(rt, { type: 'stop', intent: { reason, restart: false, giveUp: true, graceMs } });
   }
 
+  /** True when a memory stop may act on the program: it runs, is not being stopped, and no shutdown is under way. */
+  isStoppable(name: string): boolean {
+    const phase = this.byName.get(name)?.state.phase;
+    return !this.shutdown && (phase === 'starting' || phase === 'running');
+  }
+
   /** Pids of the programs' main processes that are alive now. */
   runningPids(): Map<string, number> {
     const out = new Map<string, number>();

@@ -143,6 +143,19 @@ describe('Supervisor', () => {
     expect(h.exitCode()).toBe(130);
   });
 
+  it('memory stops may act only on a running program outside a shutdown', () => {
+    const h = harness([programPlan({ name: 'w', startSecsMs: 0 })]);
+    h.sup.start();
+    expect(h.sup.isStoppable('w')).toBe(true);
+    h.sup.stopForRestart('w', 'memory_cap', 1000);
+    expect(h.sup.isStoppable('w')).toBe(false); // already stopping
+    h.live('w').exit({ code: null, signal: 'SIGTERM' });
+    vi.advanceTimersByTime(1000); // backoff over, running again
+    expect(h.sup.isStoppable('w')).toBe(true);
+    h.sup.requestShutdown('SIGTERM');
+    expect(h.sup.isStoppable('w')).toBe(false);
+  });
+
   it('forwards signals to running programs only', () => {
     const h = harness([programPlan({ name: 'x', startSecsMs: 0 }), programPlan({ name: 'y', startSecsMs: 0, restart: 'never' })]);
     h.sup.start();
