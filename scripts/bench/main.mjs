@@ -4,6 +4,7 @@
 // one table per suite, writes the figures as JSON to bench-results/, and with
 // --write-docs regenerates docs/benchmarks.md and its SVG chart. Exits non-zero
 // only when a measurement itself crashed, never because of a figure.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
@@ -38,6 +39,12 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   });
 }
 
+/** The commit measured, and whether src/ had uncommitted edits when the bundle was built. */
+function gitState() {
+  const git = (...a) => spawnSync('git', a, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
+  return { commit: git('rev-parse', '--short', 'HEAD'), srcDirty: git('status', '--porcelain', '--', 'src', 'package.json', 'scripts/build.mjs') !== '' };
+}
+
 const started = Date.now();
 if (opts.build) {
   log('npm run build');
@@ -60,6 +67,7 @@ const results = {
       kernel: os.release(),
       node: process.version,
     },
+    git: gitState(),
     peers,
     clock,
     params: opts.params,

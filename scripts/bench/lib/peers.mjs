@@ -66,7 +66,7 @@ export function ensurePeers({ install = true, log = console.error } = {}) {
   if (peers['dumb-init'].available) peers['dumb-init'].version = version('dumb-init', ['--version']);
   if (peers.supervisord.available) peers.supervisord.version = version('supervisord', ['--version']);
   if (peers.hyperfine.available) peers.hyperfine.version = version('hyperfine', ['--version']);
-  if (peers.time.available) peers.time.version = version('/usr/bin/time', ['--version']);
+  if (peers.time.available) peers.time.version = version('dpkg-query', ['-W', '-f=${Version}', 'time'], /^(\S+)/);
   const pm2ok = existsSync(PM2_RUNTIME);
   peers.pm2 = { available: pm2ok, path: PM2_RUNTIME, note: pm2ok ? undefined : (notes.pm2 ?? 'pm2 not installed') };
   if (pm2ok) peers.pm2.version = JSON.parse(readFileSync(join(PM2_DIR, 'node_modules/pm2/package.json'), 'utf8')).version;

@@ -2,9 +2,9 @@
 // JSON: machine, date and command, the method, the findings (with the figures
 // of this run, including where a peer wins), and every suite's table.
 // `npm run bench -- --write-docs` measures and writes; `--docs-from FILE` only writes.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../lib/fixtures.mjs';
+import { BUNDLE, ROOT } from '../lib/fixtures.mjs';
 import { fmt } from '../lib/stats.mjs';
 import { cellText, label, usedColumns } from './format.mjs';
 import { memcapSvg } from './svg.mjs';
@@ -60,8 +60,14 @@ function findings(R) {
     const w = med(R, 'footprint', 'CPU of the init, 8 programs, memory watched', 'supervisor-watchdog');
     const c = med(R, 'footprint', 'CPU of the init, 8 programs, memory watched', 'supervisor-cgroup');
     const p = med(R, 'footprint', 'CPU of the init, 8 programs, memory watched', 'pm2');
+    const idle = med(R, 'footprint', 'CPU of the init, 1 program', 'supervisor');
+    const tiniIdle = med(R, 'footprint', 'CPU of the init, 1 program', 'tini');
+    const sdIdle = med(R, 'footprint', 'CPU of the init, 1 program', 'supervisord');
     if (w === undefined) return undefined;
-    return `**Watching memory costs a little CPU.** Sampling 8 programs' process trees every 250 ms takes ${fmt(w)} % of a core (cgroup mode, which still samples the trees for the logs: ${fmt(c)} %); pm2 uses ${fmt(p)} % because it looks only every 30 s. Idle, every init uses about 0 %.`;
+    return (
+      `**CPU:** idle, the supervisor uses ${fmt(idle)} % of a core (its once-a-second orphan sweep and Node's own housekeeping), tini ${fmt(tiniIdle)} %, supervisord ${fmt(sdIdle)} %. ` +
+      `Watching 8 programs' memory every 250 ms takes ${fmt(w)} % (cgroup mode, which still samples the trees for its events: ${fmt(c)} %); pm2-runtime uses ${fmt(p)} %, but it looks only every 30 s.`
+    );
   });
   add(() => {
     const ours = med(R, 'startup', "init's share", 'supervisor');
@@ -69,10 +75,11 @@ function findings(R) {
     const pm2 = med(R, 'startup', "init's share", 'pm2');
     const sd = med(R, 'startup', "init's share", 'supervisord');
     const node = med(R, 'startup', 'one-shot `INIT -- /bin/true`', 'node');
+    const single = med(R, 'startup', 'one-shot `INIT -- /bin/true`', 'supervisor-single');
     if (ours === undefined) return undefined;
     return (
       `**Start-up: tini adds ${fmt(tini)} ms before the first child runs, the supervisor ${fmt(ours)} ms.** ` +
-      `${node !== undefined ? `A bare \`node -e 0\` takes ${fmt(node)} ms on this machine, so Node's own start is a large part of it and the rest is loading the bundle (yargs, zod, pino) and probing the cgroup setup. ` : ''}` +
+      `${node !== undefined && single !== undefined ? `A bare \`node -e 0\` runs in ${fmt(node)} ms and \`supervisor -- /bin/true\` in ${fmt(single)} ms, so about ${fmt(node)} ms is Node's own start and ${fmt(single - node)} ms the supervisor's: mostly compiling and initialising its ${existsSync(BUNDLE) ? `${fmt(statSync(BUNDLE).size / 1e6)} MB ` : ''}single-file bundle (yargs, zod, pino, koffi), as a CPU profile of a start shows. ` : ''}` +
       `${pm2 !== undefined ? `pm2-runtime takes ${fmt(pm2)} ms. ` : ''}${sd !== undefined ? `supervisord takes ${fmt(sd)} ms: it spawns programs only on its first 1 s loop tick.` : ''}`
     );
   });
@@ -92,7 +99,11 @@ function findings(R) {
     const pm2 = text(R, 'reaping', 'time until no zombie left', 'pm2') ?? med(R, 'reaping', 'time until no zombie left', 'pm2');
     if (ours === undefined) return undefined;
     const n = R.meta.params.orphans.toLocaleString('en-US');
-    return `**Reaping ${n} orphans at once: ${fmt(ours)} ms for the supervisor, ${fmt(tini)} ms for tini.** supervisord: ${typeof sd === 'number' ? `${fmt(sd)} ms (it reaps at most 100 per loop tick)` : sd}. pm2-runtime: ${typeof pm2 === 'number' ? `${fmt(pm2)} ms` : pm2} — it does not reap orphans.`;
+    return (
+      `**Reaping ${n} orphans at once: ${fmt(ours)} ms for the supervisor, ${fmt(tini)} ms for tini** (upper bounds, see the table). ` +
+      `supervisord: ${typeof sd === 'number' ? `${fmt(sd / 1000)} s` : sd} (its reap() stops after 100 waitpid calls per pass of its 1 s loop). ` +
+      `pm2-runtime: ${typeof pm2 === 'number' ? `${fmt(pm2)} ms` : pm2}${String(pm2).startsWith('never') ? ': it does not reap orphans, they stay zombies until the container ends' : ''}.`
+    );
   });
   add(() => {
     const ours = med(R, 'restart', 'crash → new child', 'supervisor');
@@ -104,8 +115,19 @@ function findings(R) {
   add(() => {
     const ours = med(R, 'shutdown', 'child exits at once', 'supervisor');
     const tini = med(R, 'shutdown', 'child exits at once', 'tini');
-    const stub = text(R, 'shutdown', 'child ignores SIGTERM', 'tini');
-    return `**Shutdown: tini is done in ${fmt(tini)} ms, the supervisor in ${fmt(ours)} ms** when the child exits at once. With a child that ignores SIGTERM, tini and dumb-init wait forever (${stub ?? 'never exit'}: the runtime's own SIGKILL ends it), the supervisor SIGKILLs it after its 10 s stop_grace. Only the supervisor and pm2-runtime signal a grandchild that left the program's process group and wait for it; tini, dumb-init and supervisord exit and the kernel SIGKILLs it.`;
+    const rows = R.suites.shutdown.rows;
+    const stub = rows.find((r) => r.label.startsWith('child ignores SIGTERM'));
+    const fam = rows.find((r) => r.label.startsWith('waits for a grandchild'));
+    const names = (pred) => Object.entries(fam.cells).filter(([, c]) => pred(c)).map(([id]) => label(id));
+    const never = Object.entries(stub.cells).filter(([, c]) => c.text?.startsWith('never')).map(([id]) => label(id));
+    const oursStub = stub.cells.supervisor?.n ? stub.cells.supervisor.median : undefined;
+    return (
+      `**Shutdown: tini is done in ${fmt(tini)} ms, the supervisor in ${fmt(ours)} ms** when the child exits at once. ` +
+      `With a child that ignores SIGTERM, ${never.length ? `${never.join(' and ')} never exit (the runtime's own SIGKILL has to end them); ` : ''}` +
+      `${oursStub !== undefined ? `the supervisor SIGKILLs the child after its stop_grace (${fmt(oursStub / 1000)} s in all). ` : ''}` +
+      `A grandchild that left the program's process group is signalled and waited for by ${names((c) => c.text?.startsWith('yes')).join(', ') || 'none'}; ` +
+      `${names((c) => c.text?.startsWith('no')).join(', ') || 'none'} exit without it, and the kernel SIGKILLs it mid-cleanup when PID 1 is gone.`
+    );
   });
   add(() => {
     const rates = R.meta.params.leakRates;
@@ -115,9 +137,9 @@ function findings(R) {
       const c = med(R, 'memcap', `${rate} MiB/s: cap crossed`, 'supervisor-cgroup');
       const p = med(R, 'memcap', `${rate} MiB/s: cap crossed`, 'pm2') ?? text(R, 'memcap', `${rate} MiB/s: cap crossed`, 'pm2');
       const po = med(R, 'memcap', `${rate} MiB/s: peak RSS`, 'pm2');
-      return `at ${rate} MiB/s the watchdog stops the leak ${fmt(w)} ms after it crosses the cap (${fmt(wo)} MiB over), the cgroup cap ${fmt(c)} ms, pm2 ${typeof p === 'number' ? `${fmt(p / 1000)} s` : p}${po !== undefined ? ` (${fmt(po)} MiB over)` : ''}`;
+      return `at ${rate} MiB/s the watchdog stops the leak ${fmt(w)} ms after it crosses the cap (${fmt(wo)} MiB over), the cgroup cap ${fmt(c)} ms after the kernel's kill, pm2 ${typeof p === 'number' ? `${fmt(p / 1000)} s` : p}${po !== undefined ? ` (${fmt(po)} MiB over)` : ''}`;
     });
-    return `**Memory caps:** ${parts.join('; ')}. The watchdog's overshoot is the leak rate × its 250 ms poll; the cgroup cap is exact (the kernel kills at the limit); pm2 checks only the main pid, every 30 s.`;
+    return `**Memory caps:** ${parts.join('; ')}. The watchdog's overshoot is up to the leak rate × its 250 ms poll, depending on where in the period the cap is crossed; the cgroup cap is exact (the kernel kills at the limit, the time is the victim's own exit); pm2 checks only the main pid, every 30 s, so a fast leak goes far past the cap (here up to the leak's ${R.meta.params.ceilingMiB} MiB safety ceiling).`;
   });
   add(() => {
     const bare = med(R, 'logs', 'lines per second', 'bare');
@@ -126,9 +148,43 @@ function findings(R) {
     const pm2 = med(R, 'logs', 'lines per second', 'pm2');
     const sd = med(R, 'logs', 'lines per second', 'supervisord');
     if (json === undefined) return undefined;
-    return `**Logs: \`output: inherit\` costs nothing** (${fmt(inh)} lines/s, no init: ${fmt(bare)}: the child writes to the pipe itself). **\`output: json\` is the slow path: ${fmt(json)} lines/s**, each line is read, parsed and re-written by the supervisor (pm2-runtime: ${fmt(pm2)} lines/s; supervisord copies raw bytes in big chunks: ${fmt(sd)} lines/s). Chatty programs that do not need the framing should keep \`inherit\`.`;
+    const cpu = med(R, 'logs', "init's CPU per million lines", 'supervisor-json');
+    return `**Logs: \`output: inherit\` costs nothing** (${fmt(inh)} lines/s, no init: ${fmt(bare)}: the child writes to the pipe itself). **\`output: json\` is the slow path: ${fmt(json)} lines/s**; the framing itself costs ${fmt(cpu)} s of CPU per million lines, the rest is a stall (see "Problems"). pm2-runtime passes ${fmt(pm2)} lines/s; supervisord copies raw bytes in big chunks: ${fmt(sd)} lines/s. Chatty programs that do not need the framing should keep \`inherit\`.`;
   });
   return f;
+}
+
+/** Problems the figures show, stated only when this run's figures show them. */
+function problems(R) {
+  const out = [];
+  try {
+    const inh = med(R, 'logs', 'lines per second', 'supervisor');
+    const json = med(R, 'logs', 'lines per second', 'supervisor-json');
+    const cpu = med(R, 'logs', "init's CPU per million lines", 'supervisor-json');
+    if (json !== undefined && inh !== undefined && cpu !== undefined && json < 0.2 * inh && (json * cpu) / 1e6 < 0.5) {
+      out.push(
+        `**Supervisor, \`output: json\` into a pipe stalls.** ${fmt(json)} lines/s, while framing costs only ${fmt(cpu)} s of CPU per million lines (it is busy ${fmt(((json * cpu) / 1e6) * 100)} % of the time): ` +
+          'the supervisor is waiting, not working. Reading `process.stdout.isTTY` at start makes Node put fd 1 in O_NONBLOCK mode (a pipe becomes a libuv stream); ' +
+          "the synchronous pino/sonic-boom sink then gets EAGAIN whenever the pipe is momentarily full and sleeps 100 ms (sonic-boom's BUSY_WRITE_TIMEOUT, Atomics.wait), " +
+          'freezing the whole event loop, signal forwarding and reaping included. With `output: inherit` a child spawned with the inherited fds clears O_NONBLOCK again (libuv does that for fds 0–2 of a child), so only all-json setups show it. ' +
+          'Repro: a program printing 100,000 lines with `output: json`; `supervisor -c j.yaml > /dev/null` takes 0.5 s, `supervisor -c j.yaml | cat > /dev/null` 5 s with the same CPU time.',
+      );
+    }
+  } catch {
+    // no figures
+  }
+  try {
+    const loop = R.suites.restart.rows.find((r) => r.label.startsWith('crash loop')).cells.supervisord.raw;
+    if (loop && loop.starts > 4) {
+      out.push(
+        `**supervisord, crash loop:** a program that dies within ~20 ms was started ${loop.starts} times before supervisord gave up (defaults startsecs=1, startretries=3 promise 4): ` +
+          'it notices a child\'s exit only at its next 1 s loop tick (Python retries the interrupted poll after SIGCHLD), by which time the run has "stayed up for > than 1 seconds" and counts as a successful start.',
+      );
+    }
+  } catch {
+    // no figures
+  }
+  return out;
 }
 
 export function renderDocs(R) {
@@ -144,7 +200,8 @@ export function renderDocs(R) {
   out.push(
     `The supervisor against the tools people put at PID 1 today: **tini** and **dumb-init** (minimal inits), **supervisord** and **pm2-runtime** (process managers). ` +
       `Figures of one ${m.mode} run on ${m.date.slice(0, 10)}, ${m.machine.cores} cores (${m.machine.cpu}), ${m.machine.memGiB} GiB, Linux ${m.machine.kernel}, Node ${m.machine.node}; ` +
-      `the machine is shared and noisy, so read medians and spreads, not single digits. Command: \`${m.command}\` (took ${Math.round(m.seconds / 60)} min).`,
+      `the machine is shared and noisy, so read medians and spreads, not single digits. Command: \`${m.command}\` (took ${Math.round(m.seconds / 60)} min)` +
+      `${m.git?.commit ? `, bundle built from commit ${m.git.commit}${m.git.srcDirty ? ' plus edits in src/ not yet committed at the time' : ''}` : ''}.`,
   );
   out.push('');
   out.push(`Versions: ${peers}.`);
@@ -153,10 +210,17 @@ export function renderDocs(R) {
   out.push('');
   for (const s of findings(R)) out.push(`- ${s}`);
   out.push('');
+  const probs = problems(R);
+  if (probs.length) {
+    out.push('## Problems these runs show');
+    out.push('');
+    for (const x of probs) out.push(`- ${x}`);
+    out.push('');
+  }
   out.push('## How to read and rerun');
   out.push('');
   out.push('```sh');
-  out.push('npm run bench                  # everything (~25 min), tables on stdout, JSON in bench-results/');
+  out.push('npm run bench                  # everything (~20 min), tables on stdout, JSON in bench-results/');
   out.push('npm run bench -- --quick       # or npm run bench:quick: a ~3 min smoke run for CI; figures not judged');
   out.push('npm run bench -- --write-docs  # also regenerate this page and its chart');
   out.push('npm run bench -- --only signals,reaping   # some suites only');

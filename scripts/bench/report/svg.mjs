@@ -23,10 +23,10 @@ export function memcapSvg(memcap, params) {
   const W = 300;
   const H = 190;
   const ml = 58;
-  const mt = 52;
+  const mt = 68;
   const gapX = 24;
   const gapY = 46;
-  const width = ml + rates.length * (W + gapX) + 10;
+  const width = Math.max(ml + rates.length * (W + gapX) + 10, 680);
   const height = mt + inits.length * (H + gapY) + 20;
   let ymax = params.capMiB * 1.5;
   for (const r of rates) for (const i of inits) for (const run of memcap.runs[r][i] ?? []) for (const [, y] of run.series ?? []) ymax = Math.max(ymax, y);
@@ -35,8 +35,9 @@ export function memcapSvg(memcap, params) {
   const out = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);
   out.push(`<rect width="100%" height="100%" fill="white"/>`);
-  out.push(`<text x="${ml}" y="20" font-size="15" font-weight="bold">A leaking child's RSS over time under each init with a memory cap (cap ${params.capMiB} MiB)</text>`);
-  out.push(`<text x="${ml}" y="38" fill="#555">x: seconds since the leak started (own scale per panel) · y: VmRSS in MiB, sampled by the driver · red dashed: cap · blue: stopped</text>`);
+  out.push(`<text x="10" y="20" font-size="15" font-weight="bold">A leaking child's RSS under each init that has a memory cap (${params.capMiB} MiB)</text>`);
+  out.push(`<text x="10" y="37" fill="#555">x: seconds since the leak started (each panel its own scale) · y: VmRSS in MiB, sampled by the driver</text>`);
+  out.push(`<text x="10" y="52" fill="#555"><tspan fill="#d62728">red dashed: the cap</tspan> · <tspan fill="#d62728">dot: cap crossed (cgroup: the kernel's OOM kill)</tspan> · <tspan fill="#1f77b4">blue: the process was gone</tspan></text>`);
   rates.forEach((rate, ci) => {
     inits.forEach((init, ri) => {
       const x0 = ml + ci * (W + gapX);
@@ -63,6 +64,7 @@ export function memcapSvg(memcap, params) {
       out.push(`<line x1="${x0}" y1="${Y(params.capMiB).toFixed(1)}" x2="${x0 + W}" y2="${Y(params.capMiB).toFixed(1)}" stroke="#d62728" stroke-dasharray="5,4" stroke-width="1.5"/>`);
       const pts = run.series.map(([t, y]) => `${X(t).toFixed(1)},${Y(y).toFixed(1)}`).join(' ');
       out.push(`<polyline points="${pts}" fill="none" stroke="#222" stroke-width="1.6"/>`);
+      if (run.crossMs !== undefined) out.push(`<circle cx="${X(run.crossMs).toFixed(1)}" cy="${Y(params.capMiB).toFixed(1)}" r="3.5" fill="#d62728"/>`);
       if (run.stopMs !== undefined) {
         const sx = X(run.stopMs).toFixed(1);
         out.push(`<line x1="${sx}" y1="${y0}" x2="${sx}" y2="${y0 + H}" stroke="#1f77b4" stroke-width="1.5"/>`);

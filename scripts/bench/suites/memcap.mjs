@@ -62,15 +62,17 @@ async function once(id, rate, p) {
       await sleep(series.at(-1)[1] > 0.9 * cap ? 2 : 10);
     }
     await sleep(200); // let the events arrive
-    const kernelKill = kmsg?.oomKillTime(pid);
     // Crossing: interpolated between the last sample below the cap and the first above.
     let cross;
+    const kernelKill = kmsg?.oomKillTime(pid);
     const i = series.findIndex(([, r]) => r > cap);
     if (i > 0) {
       const [t0, r0] = series[i - 1];
       const [t1, r1] = series[i];
       cross = t0 + ((cap - r0) / (r1 - r0)) * (t1 - t0);
-    } else if (i === -1 && death && series.length) cross = series.at(-1)[0]; // never above: killed at the cap (cgroup)
+    } else if (i === -1 && death && series.length) cross = series.at(-1)[0]; // never above the cap: killed at it
+    // cgroup: the cap is on what the kernel charges to the leaf, not VmRSS; the crossing is the kernel's OOM kill.
+    if (kernelKill !== undefined) cross = kernelKill;
     const peak = Math.max(...series.map(([, r]) => r));
     const ev = eventOf(s, id);
     const env = s.run.lines.find((l) => l.obj?.event === 'supervisor.environment')?.obj;
@@ -120,8 +122,10 @@ export async function run({ p, peers, log }) {
   const runs = {};
   for (const rate of p.leakRates) {
     runs[rate] = Object.fromEntries(cols.map((c) => [c, []]));
-    for (let r = 0; r < p.leakRounds; r++) {
+    // pm2 takes ~30 s a run (its poll period), so it gets fewer rounds; the others alternate with it while it has some.
+    for (let r = 0; r < Math.max(p.leakRounds, p.pm2LeakRounds); r++) {
       for (const id of rotate(cols, r)) {
+        if (r >= (id === 'pm2' ? p.pm2LeakRounds : p.leakRounds)) continue;
         const res = await once(id, rate, p);
         runs[rate][id].push(res);
         log(`memcap ${rate} MiB/s ${id} round ${r + 1}/${p.leakRounds}: stop ${res.crossToStopMs?.toFixed(1)} ms after crossing, overshoot ${res.overshootMiB?.toFixed(1)} MiB, ${res.event ?? 'no event'}`);
@@ -160,7 +164,7 @@ export async function run({ p, peers, log }) {
   );
   return {
     title: 'Memory-cap reaction',
-    how: `PID 1, one leaking program (python3, touches RATE MiB/s), cap ${p.capMiB} MiB, ${p.leakRounds} round(s) per rate, alternating. RSS (VmRSS) sampled by the driver every ~10 ms, every ~2 ms above 90 % of the cap, so stop times are ±2 ms; pm2's default worker interval (30 s) is not changed.`,
+    how: `PID 1, one leaking program (python3, touches RATE MiB/s), cap ${p.capMiB} MiB, ${p.leakRounds} round(s) per rate (pm2-runtime: ${p.pm2LeakRounds}), alternating. Crossing = the first VmRSS above the cap (interpolated), except in cgroup mode, where the cap is on the leaf's charge and the crossing is the kernel's OOM kill (its /dev/kmsg record); stopped = the process gone or a zombie. RSS (VmRSS) sampled by the driver every ~10 ms, every ~2 ms above 90 % of the cap, so stop times are ±2 ms; pm2's default worker interval (30 s) is not changed.`,
     columns: COLS,
     rows,
     notes,
