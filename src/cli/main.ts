@@ -49,7 +49,9 @@ async function main(): Promise<void> {
     .help()
     .alias('h', 'help')
     .alias('V', 'version')
-    .wrap(Math.min(100, process.stdout.columns || 100))
+    // A fixed width: reading process.stdout.columns would open fd 1 as a Node stream
+    // (non-blocking for a pipe, which the children inherit).
+    .wrap(100)
     .fail((msg, err) => fail(msg ?? err?.message ?? 'invalid arguments'));
 
   const argv = await parser.parseAsync();

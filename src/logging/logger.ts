@@ -1,5 +1,6 @@
 // Turns supervisor events into log lines: pino JSON (one object per line, with
 // `event` first-class) on stdout, or pino-pretty output for humans on a TTY.
+import { isatty } from 'node:tty';
 import pino from 'pino';
 import pretty from 'pino-pretty';
 import type { LogFormat, LogLevel } from '../plan/types.js';
@@ -17,12 +18,15 @@ export function resolveFormat(format: LogFormat, isTTY: boolean): 'json' | 'pret
 }
 
 export function createLogger(options: LoggerOptions, sink: Sink = stdout()): EventSink & { logger: pino.Logger } {
-  const format = resolveFormat(options.format, Boolean(process.stdout.isTTY));
+  // Never touch process.stdout here: for a pipe, Node makes fd 1 non-blocking,
+  // which every child inheriting it would then see too (EAGAIN on write).
+  const stdoutIsTTY = isatty(1);
+  const format = resolveFormat(options.format, stdoutIsTTY);
   const stream =
     format === 'pretty'
       ? pretty({
           sync: true,
-          colorize: Boolean(process.stdout.isTTY),
+          colorize: stdoutIsTTY,
           destination: 1,
           // One line per event: "[time] LEVEL event: message {other fields}".
           singleLine: true,

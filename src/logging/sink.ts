@@ -41,6 +41,23 @@ class FdSink implements Sink {
   }
 }
 
+/**
+ * Puts fd 1 and 2 back in blocking mode. Node makes a pipe non-blocking as soon
+ * as anything touches process.stdout/stderr (yargs does), and the flag belongs
+ * to the open file shared with every child that inherits it: a child writing
+ * to a non-blocking stdout gets EAGAIN, and our own sync writes would spin.
+ */
+export function makeStdioBlocking(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    const handle = (stream as unknown as { _handle?: { setBlocking?: (b: boolean) => number } })._handle;
+    try {
+      handle?.setBlocking?.(true);
+    } catch {
+      // not a pipe or TTY handle (a file is blocking already)
+    }
+  }
+}
+
 let stdoutSink: Sink | undefined;
 let stderrSink: Sink | undefined;
 

@@ -7,7 +7,7 @@ import { signals as signalExitSignals } from 'signal-exit/signals';
 import { constants } from 'node:os';
 import type { SupervisorPlan } from '../plan/types.js';
 import type { EventSink } from '../logging/events.js';
-import { stderr, stdout } from '../logging/sink.js';
+import { makeStdioBlocking, stderr, stdout } from '../logging/sink.js';
 import { FORWARDED_SIGNALS, SHUTDOWN_SIGNALS, signalName } from '../process/signals.js';
 import { isSpawnedChild, startChild } from '../process/spawn.js';
 import { descendantsOf } from '../process/tree.js';
@@ -31,6 +31,7 @@ function errorFields(e: unknown): Record<string, unknown> {
 
 export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger: EventSink): Supervisor {
   const events = new TerminationSummary(logger);
+  makeStdioBlocking();
   const sinks = { stdout: stdout(), stderr: stderr() };
   const { libc: sys, error: libcError } = libc();
   const isPid1 = process.pid === 1;

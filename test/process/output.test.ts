@@ -3,6 +3,7 @@
 // takes the supervisor down.
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { byEvent, FIXTURES, killAllRuns, startInit, writeConfig, type InitOptions } from '../helpers/init.js';
 import { stackLines, within } from './support.js';
 
@@ -73,5 +74,31 @@ programs:
     const errLines = run.stderr().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(errLines.map(({ time: _t, ...rest }) => rest)).toEqual([{ program: 'lines', stream: 'stderr', msg: 'oops on stderr' }]);
     expect(run.events.find(byEvent('child.exit', 'lines'))).toMatchObject({ code: 0 });
+  });
+});
+
+describe('stdout stays blocking', () => {
+  // Once anything touches process.stdout (yargs does) Node opens a piped fd 1 as
+  // a non-blocking stream; the supervisor's synchronous log writes then met
+  // EAGAIN and slept 100 ms each time (output: json ran ~12x slower through a
+  // pipe). A child with an inherited stdout hid it (libuv makes a child's stdio
+  // blocking, for the shared file description too), so the programs here all use json.
+  it('the supervisor writes to a blocking fd 1 when every program is framed (output: json)', async () => {
+    const config = writeConfig(`
+programs:
+  framed:
+    command: ["sh", "-c", "echo started; exec sleep 1000"]
+    output: json
+    start_secs: 0
+`);
+    for (const pid1 of [false, true]) {
+      const run = startInit(['-c', config], { pid1 });
+      await run.waitFor((e) => e.msg === 'started' && e.program === 'framed');
+      const fdinfo = readFileSync(`/proc/${await run.supervisorPid()}/fdinfo/1`, 'utf8');
+      const flags = Number.parseInt(/flags:\s+(\d+)/.exec(fdinfo)![1]!, 8);
+      expect(flags & 0o4000, `fd 1 flags ${flags.toString(8)}`).toBe(0);
+      await run.signal('SIGTERM');
+      expect((await run.done).code).toBe(0);
+    }
   });
 });
