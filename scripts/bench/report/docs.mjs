@@ -149,7 +149,7 @@ function findings(R) {
     const sd = med(R, 'logs', 'lines per second', 'supervisord');
     if (json === undefined) return undefined;
     const cpu = med(R, 'logs', "init's CPU per million lines", 'supervisor-json');
-    return `**Logs: \`output: inherit\` costs nothing** (${fmt(inh)} lines/s, no init: ${fmt(bare)}: the child writes to the pipe itself). **\`output: json\` is the slow path: ${fmt(json)} lines/s**; the framing itself costs ${fmt(cpu)} s of CPU per million lines, the rest is a stall (see "Problems"). pm2-runtime passes ${fmt(pm2)} lines/s; supervisord copies raw bytes in big chunks: ${fmt(sd)} lines/s. Chatty programs that do not need the framing should keep \`inherit\`.`;
+    return `**Logs: \`output: inherit\` costs nothing** (${fmt(inh)} lines/s, no init: ${fmt(bare)}: the child writes to the pipe itself). **\`output: json\` is the slow path: ${fmt(json)} lines/s**; the framing itself costs ${fmt(cpu)} s of CPU per million lines${(json * cpu) / 1e6 < 0.5 ? ', the rest is a stall (see "Problems")' : ` (busy ${fmt(((json * cpu) / 1e6) * 100)} % of the time: it is CPU-bound, reading, parsing and re-writing every line)`}. pm2-runtime passes ${fmt(pm2)} lines/s; supervisord copies raw bytes in big chunks: ${fmt(sd)} lines/s. Chatty programs that do not need the framing should keep \`inherit\`.`;
   });
   return f;
 }
