@@ -349,6 +349,11 @@ export class MemoryManager implements SupervisorHooks {
     }
   }
 
+  /** A program's usage: its leaf's own count under cgroup enforcement (page cache included), else its tree's RSS. */
+  private usageBytes(pm: ProgramMemory, sample: TreeSample): number {
+    return (pm.leaf ? safe(() => pm.leaf!.readUsage().currentBytes) : undefined) ?? sample.rssBytes;
+  }
+
   /** One sampling round: every program's tree, then the container guard. */
   sample(): void {
     const running = this.control.runningPids();
@@ -360,8 +365,7 @@ export class MemoryManager implements SupervisorHooks {
       pm.last = sample;
       if (sample.rssBytes > pm.peakRssBytes) pm.peakRssBytes = sample.rssBytes;
       if (pm.enforcement === 'none' || pm.stoppingForMemory) continue;
-      // Under cgroup enforcement the leaf's own usage is the truth (page cache included).
-      const usage = pm.leaf ? (safe(() => pm.leaf!.readUsage().currentBytes) ?? sample.rssBytes) : sample.rssBytes;
+      const usage = this.usageBytes(pm, sample);
       const caps = pm.enforcement === 'watchdog' ? { maxBytes: pm.maxBytes, highBytes: pm.highBytes } : { highBytes: pm.highBytes };
       const { verdict, aboveHigh } = watchdogVerdict(usage, caps, pm.aboveHigh);
       pm.aboveHigh = aboveHigh;
@@ -391,7 +395,7 @@ export class MemoryManager implements SupervisorHooks {
     if (this.guardVictim !== undefined && running.has(this.guardVictim)) return;
     const candidates = [...this.programs.values()]
       .filter((pm) => pm.pid !== undefined && running.get(pm.plan.name) === pm.pid && !pm.stoppingForMemory && pm.last && this.control.isStoppable(pm.plan.name))
-      .map((pm) => ({ program: pm.plan.name, usageBytes: pm.leaf ? (safe(() => pm.leaf!.readUsage().currentBytes) ?? pm.last!.rssBytes) : pm.last!.rssBytes, maxBytes: pm.maxBytes }));
+      .map((pm) => ({ program: pm.plan.name, usageBytes: this.usageBytes(pm, pm.last!), maxBytes: pm.maxBytes }));
     const victim = chooseGuardVictim(candidates, container.limitBytes ?? this.guardThresholdBytes);
     if (!victim) return;
     const pm = this.programs.get(victim.program)!;

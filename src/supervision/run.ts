@@ -25,6 +25,16 @@ export interface RunOptions {
   remapToZero: ReadonlySet<number>;
 }
 
+/** kill(2) that reports a vanished process as false instead of throwing. */
+function killPid(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function errorFields(e: unknown): Record<string, unknown> {
   return e instanceof Error ? { error: e.message, stack: e.stack } : { error: String(e) };
 }
@@ -80,14 +90,7 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     ops: {
       spawn: startChild,
       descendants: () => descendantsOf(process.pid),
-      kill(pid, signal) {
-        try {
-          process.kill(pid, signal);
-          return true;
-        } catch {
-          return false;
-        }
-      },
+      kill: killPid,
       reapNow: () => reaper?.request(),
     },
     exit(code) {
@@ -134,13 +137,7 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
 
   // Last resort: if this process ends any other way, take the children with it.
   onExit(() => {
-    for (const pid of descendantsOf(process.pid)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    for (const pid of descendantsOf(process.pid)) killPid(pid, 'SIGKILL');
   }, { alwaysLast: true });
 
   events.emit(
