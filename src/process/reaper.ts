@@ -1,7 +1,7 @@
 // Reaps orphaned descendants that were re-parented to us, without ever touching
 // a child that child_process spawned: libuv reaps those itself with
 // waitpid(pid) and loses their exit event forever if anyone else reaps them
-// first (background.md). So we never call waitpid(-1); we list our children
+// first. So we never call waitpid(-1); we list our children
 // from /proc and call waitpid(pid, WNOHANG) on each pid that is not libuv's.
 import type { WaitStatus } from '../sys/wait-status.js';
 import { childrenOf } from './tree.js';
