@@ -13,6 +13,7 @@ import { ROOT } from './lib/fixtures.mjs';
 import { parseOptions, USAGE } from './lib/options.mjs';
 import { buildBundle, ensurePeers } from './lib/peers.mjs';
 import { killAll, killAllSync } from './lib/pid1.mjs';
+import { enterCgroupSandbox } from '../lib/cgroup-sandbox.mjs';
 import { cleanupTemp } from './lib/tmp.mjs';
 import { writeDocs } from './report/docs.mjs';
 import { renderText } from './report/table.mjs';
@@ -30,10 +31,17 @@ if (opts.docsFrom) {
   process.exit(0);
 }
 
-process.on('exit', killAllSync);
+// Every init runs in a memory cgroup of the bench's own, removed at the end with
+// whatever the inits left in it (leaf cgroups of a supervisor that was SIGKILLed).
+const sandbox = enterCgroupSandbox('bench');
+process.on('exit', () => {
+  killAllSync();
+  sandbox.cleanup();
+});
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
     killAllSync();
+    sandbox.cleanup();
     cleanupTemp();
     process.exit(130);
   });

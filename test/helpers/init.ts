@@ -62,7 +62,11 @@ const liveRuns = new Set<InitRun>();
 
 export function startInit(args: string[], options: InitOptions = {}): InitRun {
   const pid1 = options.pid1 ?? true;
-  const argv = pid1 ? ['unshare', '--pid', '--fork', '--mount-proc', process.execPath, BUNDLE, ...args] : [process.execPath, BUNDLE, ...args];
+  const init = pid1 ? ['unshare', '--pid', '--fork', '--mount-proc', process.execPath, BUNDLE, ...args] : [process.execPath, BUNDLE, ...args];
+  // Inside the suite's own memory cgroup (cgroup-sandbox.setup.ts), so leaf cgroups a
+  // SIGKILLed supervisor could not remove are removed at the end of the run.
+  const sandbox = process.env.SV_TEST_CGROUP;
+  const argv = sandbox ? ['/bin/sh', '-c', 'echo $$ > "$0/cgroup.procs" 2>/dev/null; exec "$@"', sandbox, ...init] : init;
   const proc = spawn(argv[0]!, argv.slice(1), {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, SUPERVISOR_CONFIG: '', ...options.env },
