@@ -1,6 +1,7 @@
-// Start order: each program waits for its depends_on and for every program
-// with a strictly lower priority number; programs are sorted topologically,
-// ties by priority then name. Unknown dependencies and cycles are problems.
+// Start order: a program waits only for its depends_on (started, then running);
+// `priority` orders without waiting (like supervisord): programs are sorted
+// topologically over depends_on, ties by priority then name, and they start in
+// that order and stop in reverse. Unknown dependencies and cycles are problems.
 import { didYouMean } from '../config/suggest.js';
 
 export interface OrderInput {
@@ -28,8 +29,8 @@ export interface StartOrder {
 interface Edge {
   /** The program waited for. */
   to: string;
-  /** Index in depends_on, or undefined when the edge comes from priority alone. */
-  dependsOnIndex?: number;
+  /** Index in depends_on. */
+  dependsOnIndex: number;
 }
 
 function byPriorityThenName(a: OrderInput, b: OrderInput): number {
@@ -50,9 +51,6 @@ function buildEdges(programs: readonly OrderInput[]): { edges: Map<string, Edge[
         out.set(dependency, { to: dependency, dependsOnIndex: index });
       }
     });
-    for (const other of programs) {
-      if (other.priority < program.priority && !out.has(other.name)) out.set(other.name, { to: other.name });
-    }
     edges.set(program.name, [...out.values()]);
   }
   return { edges, problems };
@@ -88,13 +86,8 @@ function findCycle(start: string, stuck: Set<string>, edges: Map<string, Edge[]>
   while (!seenAt.has(current)) {
     seenAt.set(current, path.length);
     const candidates = edges.get(current)!.filter((edge) => stuck.has(edge.to));
-    // Prefer depends_on edges, then the lowest (priority, name), for a readable and stable cycle.
-    candidates.sort(
-      (a, b) =>
-        Number(a.dependsOnIndex === undefined) - Number(b.dependsOnIndex === undefined) ||
-        priority.get(a.to)! - priority.get(b.to)! ||
-        (a.to < b.to ? -1 : 1),
-    );
+    // The lowest (priority, name) first, for a readable and stable cycle.
+    candidates.sort((a, b) => priority.get(a.to)! - priority.get(b.to)! || (a.to < b.to ? -1 : 1));
     const edge = candidates[0]!;
     path.push([current, edge]);
     current = edge.to;
@@ -102,17 +95,11 @@ function findCycle(start: string, stuck: Set<string>, edges: Map<string, Edge[]>
   return path.slice(seenAt.get(current));
 }
 
-function cycleProblem(cycle: Array<[string, Edge]>, priority: Map<string, number>): OrderProblem {
-  // A cycle always has a depends_on edge (priority edges only go to lower numbers): report there.
-  const first = cycle.findIndex(([, edge]) => edge.dependsOnIndex !== undefined);
-  const rotated = [...cycle.slice(first), ...cycle.slice(0, first)];
-  let text = rotated[0]![0];
-  for (const [from, edge] of rotated) {
-    text += ` → ${edge.to}`;
-    if (edge.dependsOnIndex === undefined) text += ` (by priority: ${priority.get(edge.to)} < ${priority.get(from)})`;
-  }
-  const [program, edge] = rotated[0]!;
-  return { program, index: edge.dependsOnIndex!, message: `dependency cycle: ${text}` };
+function cycleProblem(cycle: Array<[string, Edge]>): OrderProblem {
+  let text = cycle[0]![0];
+  for (const [, edge] of cycle) text += ` → ${edge.to}`;
+  const [program, edge] = cycle[0]!;
+  return { program, index: edge.dependsOnIndex, message: `dependency cycle: ${text}` };
 }
 
 export function computeStartOrder(programs: readonly OrderInput[]): StartOrder {
@@ -130,7 +117,7 @@ export function computeStartOrder(programs: readonly OrderInput[]): StartOrder {
     const left = stuck.filter((p) => !removed.has(p.name)).sort(byPriorityThenName);
     if (left.length === 0) break;
     const cycle = findCycle(left[0]!.name, new Set(left.map((p) => p.name)), edges, priority);
-    problems.push(cycleProblem(cycle, priority));
+    problems.push(cycleProblem(cycle));
     for (const [name] of cycle) removed.add(name);
   }
 

@@ -256,9 +256,9 @@ programs:
     expect(Object.fromEntries(result.programs.map((p) => [p.name, p.startAfter]))).toEqual({
       db: [],
       api: ['db'],
-      cron: ['db'],
-      web: ['db', 'api'],
-      metrics: ['db', 'api', 'cron', 'web'],
+      cron: [],
+      web: ['api'],
+      metrics: [],
     });
   });
 
@@ -297,7 +297,7 @@ programs:
     const result = buildPlan(parseConfigText(EXAMPLE, '/repo/examples/supervisor.yaml'), { env: ENV });
     expect(result.programs.map((p) => [p.name, p.startAfter])).toEqual([
       ['web', []],
-      ['flaky-job', ['web']],
+      ['flaky-job', []],
       ['worker', ['web']],
     ]);
     expect(result.programs.every((p) => p.cwd === '/repo/examples')).toBe(true);
