@@ -70,9 +70,10 @@ const NUL_MESSAGE = 'must not contain a NUL byte (exec cannot pass one; the valu
 const hasNul = (value: string): boolean => value.includes('\0');
 
 /**
- * The smallest memory cap (max or high) a program may have: 4 MiB. Below that,
- * exec of even a small static program fails (the kernel charges the new mm, the
- * stack, page tables and the binary's page cache), so the cap can only kill it.
+ * The smallest memory cap (max or high) a program may have: 4 MiB. Smaller values
+ * are nearly always a unit typo (64Ki for 64Mi): in a cgroup v1 leaf, python3 and
+ * node are OOM-killed at start under 4 MiB (they start at 8 MiB); only tiny
+ * programs whose pages are already charged elsewhere run below it.
  */
 export const MIN_MEMORY_CAP_BYTES = 4 * 1024 * 1024;
 
@@ -165,7 +166,7 @@ const sizeOrPercent = z
 /** A memory cap: a size at or above the floor, or a percentage (checked against the container's limit at start). */
 const memoryCap = sizeOrPercent.refine((value) => !('bytes' in value) || value.bytes >= MIN_MEMORY_CAP_BYTES, {
   error: (issue) =>
-    `expected at least 4Mi (${MIN_MEMORY_CAP_BYTES} bytes): below that even exec of a small program fails and the cap can only kill it, got ${(issue.input as { bytes: number }).bytes} bytes`,
+    `expected at least 4Mi (${MIN_MEMORY_CAP_BYTES} bytes; below that, programs are killed as they start), got ${(issue.input as { bytes: number }).bytes} bytes`,
 });
 
 const programMemory = z

@@ -107,7 +107,7 @@ describe('config schema', () => {
     expect(issues(minimal({}, { defaults: { memory: { max: '64Ki' } } }))).toEqual([{ path: 'defaults.memory.max', code: 'custom' }]);
     for (const max of ['4Mi', MIN_MEMORY_CAP_BYTES, '5M', '1%']) expect(issues(minimal({ memory: { max } })), String(max)).toEqual([]);
     const text = JSON.stringify(minimal({ memory: { max: '64Ki' } }));
-    expect(() => parseConfigText(text, 'c.yaml')).toThrow(/programs\.web\.memory\.max: expected at least 4Mi \(4194304 bytes\).*got 65536 bytes/);
+    expect(() => parseConfigText(text, 'c.yaml')).toThrow(/programs\.web\.memory\.max: expected at least 4Mi \(4194304 bytes;.*got 65536 bytes/);
   });
 
   it('refuses a poll_interval of 0', () => {
