@@ -2,8 +2,8 @@
 // found by the lookup order. Turns every config problem into UsageError lines
 // (`file:line:col: path: message`) for the CLI to print and exit 2.
 import type { LogFormat, LogLevel, SupervisorPlan } from '../plan/types.js';
-import { ConfigError, formatProblem } from '../config/errors.js';
-import { findConfigPath, loadConfigFile } from '../config/load.js';
+import { ConfigError, formatProblem, orderProblems, type ConfigProblem } from '../config/errors.js';
+import { findConfigPath, parseConfigDocument, readConfigFile, type LoadedConfig } from '../config/load.js';
 import { configJsonSchema } from '../config/schema.js';
 import { buildPlan, buildSingleCommandPlan } from '../plan/build.js';
 
@@ -43,11 +43,29 @@ function loadPlan(configPath: string | undefined, env: NodeJS.ProcessEnv): PlanS
     ]);
   }
   try {
-    const loaded = loadConfigFile(file);
-    const plan = buildPlan(loaded, { env });
-    return { file, plan, log: plan.log ?? {} };
+    const parsed = parseConfigDocument(readConfigFile(file), file);
+    if (parsed.loaded !== undefined) {
+      const plan = buildPlan(parsed.loaded, { env });
+      return { file, plan, log: plan.log ?? {} };
+    }
+    throw new ConfigError(orderProblems([...parsed.problems, ...laterProblems(parsed.salvaged, env)]));
   } catch (e) {
     throw new UsageError(problemLines(e));
+  }
+}
+
+/**
+ * The problems the plan checks (dependencies, users, commands, caps) find in
+ * the parts of a config that passed the schema, so one run reports them all.
+ */
+function laterProblems(salvaged: LoadedConfig | undefined, env: NodeJS.ProcessEnv): ConfigProblem[] {
+  if (salvaged === undefined) return [];
+  try {
+    buildPlan(salvaged, { env });
+    return [];
+  } catch (e) {
+    if (e instanceof ConfigError) return [...e.problems];
+    throw e;
   }
 }
 

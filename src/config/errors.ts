@@ -68,6 +68,15 @@ export function problemAt(
   };
 }
 
+/** Problems without repeats, in file order (problems without a position first, then by line and column). */
+export function orderProblems(problems: readonly ConfigProblem[]): ConfigProblem[] {
+  const unique = [...new Map(problems.map((problem) => [formatProblem(problem), problem])).values()];
+  return unique
+    .map((problem, index) => ({ problem, index }))
+    .sort((a, b) => (a.problem.line ?? 0) - (b.problem.line ?? 0) || (a.problem.col ?? 0) - (b.problem.col ?? 0) || a.index - b.index)
+    .map(({ problem }) => problem);
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
   readonly problems: readonly ConfigProblem[];

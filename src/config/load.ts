@@ -3,9 +3,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
+import { findAliasBomb, MAX_EXPANDED_NODES } from './aliases.js';
 import { ConfigError, formatPath, type ConfigProblem } from './errors.js';
 import { configErrorMap, issueToProblems } from './issues.js';
 import { yamlOrigin, type YamlOrigin } from './locate.js';
+import { salvageConfig } from './salvage.js';
 import { configSchema, type Config } from './schema.js';
 
 /** A validated config and where it came from (to point later problems into the file). */
@@ -14,34 +16,60 @@ export interface LoadedConfig {
   origin: YamlOrigin;
 }
 
-/** Parses and validates config text. Throws a ConfigError listing every problem. */
-export function parseConfigText(text: string, fileName: string): LoadedConfig {
+/** What parsing config text found: the config if it is valid, else its problems and what validated of it. */
+export interface ParsedConfig {
+  /** Set when the text is a valid config. */
+  loaded?: LoadedConfig;
+  /** Schema and YAML problems, in file order (empty when `loaded` is set). */
+  problems: ConfigProblem[];
+  /** When the schema found problems: the parts that validated, for the later checks. */
+  salvaged?: LoadedConfig;
+}
+
+/** Parses and validates config text, never throwing for a problem in it. */
+export function parseConfigDocument(text: string, fileName: string): ParsedConfig {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  // merge: YAML 1.1 `<<: *defaults` merge keys, which big configs rely on.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true });
   const origin = yamlOrigin(fileName, doc, lineCounter);
+  const at = (offset: number, message: string): ConfigProblem => ({ file: fileName, ...lineCounter.linePos(offset), message });
 
   if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((error) => {
-        const { line, col } = lineCounter.linePos(error.pos[0]);
-        return { file: fileName, line, col, message: `YAML syntax error: ${error.message}` };
-      }),
-    );
+    return { problems: doc.errors.map((error) => at(error.pos[0], `YAML syntax error: ${error.message}`)) };
   }
 
-  const result = configSchema.safeParse(doc.toJS(), { reportInput: true, error: configErrorMap });
-  if (!result.success) {
-    const problems: ConfigProblem[] = result.error.issues
-      .flatMap((issue) => issueToProblems(issue, configSchema))
-      .map(({ path, message, target }) => ({
-        file: fileName,
-        ...origin.locate(path, target),
-        path: formatPath(path),
-        message,
-      }));
-    throw new ConfigError(sortProblems(problems));
+  const bomb = findAliasBomb(doc);
+  if (bomb !== undefined) {
+    const limit = MAX_EXPANDED_NODES.toLocaleString('en-US');
+    return { problems: [at(bomb.range?.[0] ?? 0, `YAML aliases expand to more than ${limit} nodes (an alias bomb?): *${bomb.source}`)] };
   }
-  return { config: result.data, origin };
+
+  let data: unknown;
+  try {
+    // Aliases are bounded by findAliasBomb, so the yaml package's own cap (100 uses) is off.
+    data = doc.toJS({ maxAliasCount: -1 });
+  } catch (error) {
+    return { problems: [at(doc.contents?.range?.[0] ?? 0, `YAML error: ${(error as Error).message}`)] };
+  }
+
+  const result = configSchema.safeParse(data, { reportInput: true, error: configErrorMap });
+  if (result.success) return { loaded: { config: result.data, origin }, problems: [] };
+  const issues = result.error.issues.flatMap((issue) => issueToProblems(issue, configSchema));
+  const problems = issues.map(({ path, message, target }) => ({
+    file: fileName,
+    ...origin.locate(path, target),
+    path: formatPath(path),
+    message,
+  }));
+  const salvaged = salvageConfig(data, issues.map((issue) => issue.path));
+  return { problems: sortProblems(problems), ...(salvaged === undefined ? {} : { salvaged: { config: salvaged, origin } }) };
+}
+
+/** Parses and validates config text. Throws a ConfigError listing every problem. */
+export function parseConfigText(text: string, fileName: string): LoadedConfig {
+  const parsed = parseConfigDocument(text, fileName);
+  if (parsed.loaded === undefined) throw new ConfigError(parsed.problems);
+  return parsed.loaded;
 }
 
 /** Problems in file order (zod reports unknown keys after the other issues of a mapping). */
@@ -52,16 +80,19 @@ function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
     .map(({ problem }) => problem);
 }
 
-/** Reads and validates a config file. Throws a ConfigError (`cannot read <path>: ENOENT` when unreadable). */
-export function loadConfigFile(path: string): LoadedConfig {
-  let text: string;
+/** The text of a config file. Throws a ConfigError (`cannot read <path>: ENOENT` when unreadable). */
+export function readConfigFile(path: string): string {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw ConfigError.single(path, `cannot read ${path}: ${code}`);
   }
-  return parseConfigText(text, path);
+}
+
+/** Reads and validates a config file. Throws a ConfigError (`cannot read <path>: ENOENT` when unreadable). */
+export function loadConfigFile(path: string): LoadedConfig {
+  return parseConfigText(readConfigFile(path), path);
 }
 
 export interface FindConfigOptions {

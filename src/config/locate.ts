@@ -1,6 +1,7 @@
 // Finds where a config path (`programs.web.restart`) is written in the parsed
-// YAML document, as a 1-based line and column, for error messages.
-import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+// YAML document, as a 1-based line and column, for error messages. Follows
+// aliases and `<<` merge keys to where a value is actually written.
+import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { ConfigOrigin, PathSegment, Position } from './errors.js';
 
 /** 'value' points at the value (or, when it is missing, its key); 'key' points at the key itself. */
@@ -26,6 +27,28 @@ function sameKey(key: unknown, segment: PathSegment): boolean {
   return value !== null && value !== undefined && String(value) === String(segment);
 }
 
+function isMergeKey(key: unknown): boolean {
+  const value = isScalar(key) ? key.value : key;
+  return value === '<<' || (typeof value === 'symbol' && value.description === '<<');
+}
+
+/** The entry for `segment` in `map`, or in what its `<<` merge keys bring in (own keys win, then merges in order). */
+function findPair(doc: Document, map: YAMLMap, segment: PathSegment, depth = 0): Pair | undefined {
+  const own = map.items.find((item) => !isMergeKey(item.key) && sameKey(item.key, segment));
+  if (own !== undefined || depth > 20) return own;
+  for (const item of map.items) {
+    if (!isMergeKey(item.key)) continue;
+    const sources = isSeq(item.value) ? item.value.items : [item.value];
+    for (const source of sources) {
+      const resolved = isAlias(source) ? source.resolve(doc) : source;
+      if (!isMap(resolved)) continue;
+      const found = findPair(doc, resolved, segment, depth + 1);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}
+
 /** Walks `path` down from the document root, following aliases, as far as it exists. */
 function walk(doc: Document, path: readonly PathSegment[]): Found {
   let node: Node | null | undefined = doc.contents;
@@ -34,7 +57,7 @@ function walk(doc: Document, path: readonly PathSegment[]): Found {
   for (const segment of path) {
     if (isAlias(node)) node = node.resolve(doc) ?? null;
     if (isMap(node)) {
-      const pair = node.items.find((item) => sameKey(item.key, segment));
+      const pair = findPair(doc, node, segment);
       if (pair === undefined) return { key, complete: false };
       key = isScalar(pair.key) || isMap(pair.key) || isSeq(pair.key) ? pair.key : key;
       keyIsLast = true;

@@ -65,6 +65,18 @@ const signal = z.string().transform((value, ctx) => {
   return name;
 });
 
+/** The message for a NUL byte, which exec cannot pass on. Never quotes the value (it may be a secret). */
+const NUL_MESSAGE = 'must not contain a NUL byte (exec cannot pass one; the value is not shown)';
+const hasNul = (value: string): boolean => value.includes('\0');
+
+/**
+ * The smallest memory cap (max or high) a program may have: 4 MiB. Smaller values
+ * are nearly always a unit typo (64Ki for 64Mi): in a cgroup v1 leaf, python3 and
+ * node are OOM-killed at start under 4 MiB (they start at 8 MiB); only tiny
+ * programs whose pages are already charged elsewhere run below it.
+ */
+export const MIN_MEMORY_CAP_BYTES = 4 * 1024 * 1024;
+
 const ID_MAX = 2 ** 32 - 2;
 const userOrGroup = (what: 'user' | 'group', id: 'uid' | 'gid') =>
   z.union([z.string().min(1), z.number().int().min(0).max(ID_MAX)], {
@@ -90,11 +102,12 @@ const endAction = z.union(
 
 const envValue = z
   .union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean' })
-  .transform((value) => String(value));
+  .transform((value) => String(value))
+  .refine((value) => !hasNul(value), { error: NUL_MESSAGE });
 
 const env = z
   .record(
-    z.string().regex(/^[^=\0]+$/, { error: 'expected an environment variable name (not empty, no "=")' }),
+    z.string().regex(/^[^=\0]+$/, { error: 'expected an environment variable name (not empty, no "=" or NUL byte)' }),
     envValue,
   )
   .describe(
@@ -150,12 +163,18 @@ const sizeOrPercent = z
     }
   });
 
+/** A memory cap: a size at or above the floor, or a percentage (checked against the container's limit at start). */
+const memoryCap = sizeOrPercent.refine((value) => !('bytes' in value) || value.bytes >= MIN_MEMORY_CAP_BYTES, {
+  error: (issue) =>
+    `expected at least 4Mi (${MIN_MEMORY_CAP_BYTES} bytes; below that, programs are killed as they start), got ${(issue.input as { bytes: number }).bytes} bytes`,
+});
+
 const programMemory = z
   .strictObject({
-    max: sizeOrPercent
+    max: memoryCap
       .optional()
       .describe("Memory cap of the program's whole process tree: a size (256Mi) or a percentage of the container's limit (50%). Past it the program is stopped or killed, logged, and restarted per its policy."),
-    high: sizeOrPercent
+    high: memoryCap
       .optional()
       .describe('Early-warning mark: crossing it logs child.memory_high (and throttles reclaim under cgroup v2 enforcement). Below max.'),
     enforce: z
@@ -193,6 +212,7 @@ const sharedProgramFields = {
   cwd: z
     .string()
     .min(1)
+    .refine((value) => !hasNul(value), { error: NUL_MESSAGE })
     .optional()
     .describe("Working directory of the child. A relative path is relative to the config file's directory."),
   user: userOrGroup('user', 'uid')
@@ -250,6 +270,14 @@ const command = z
     ],
     { error: 'expected a list of strings (argv) or a string' },
   )
+  .superRefine((value, ctx) => {
+    // After the union, so the message never falls back to quoting the command.
+    if (typeof value === 'string') {
+      if (hasNul(value)) ctx.addIssue({ code: 'custom', message: NUL_MESSAGE });
+    } else {
+      value.forEach((arg, index) => hasNul(arg) && ctx.addIssue({ code: 'custom', message: NUL_MESSAGE, path: [index] }));
+    }
+  })
   .describe(
     'The program to run: an argv list, or a string split into words like a shell would ' +
       '(quotes and backslashes; no $variables or globs) unless shell: true.',
@@ -295,7 +323,10 @@ export const configSchema = z
       .describe("The supervisor's own log."),
     memory: z
       .strictObject({
-        poll_interval: durationField('How often the watchdog and the container guard sample memory.', SUPERVISOR_DEFAULTS.memory.pollIntervalMs),
+        poll_interval: durationField('How often the watchdog and the container guard sample memory. More than 0.', SUPERVISOR_DEFAULTS.memory.pollIntervalMs).refine(
+          (ms) => ms === undefined || ms > 0,
+          { error: 'expected a duration above 0 (the watchdog would never sleep)' },
+        ),
         guard: z
           .strictObject({
             enabled: z

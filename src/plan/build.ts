@@ -13,6 +13,7 @@ import { fieldSource, mergeDefaults } from './merge.js';
 import { computeStartOrder } from './order.js';
 import type { EndAction, ProgramMemoryPlan, ProgramPlan, SupervisorMemoryPlan, SupervisorPlan } from './types.js';
 import { readUserDb, resolveIdentity, type PasswdEntry, type UserDb } from './users.js';
+import { checkShellSyntax, type ShellChecker } from './shell-check.js';
 import { splitWords, WordsError } from './words.js';
 
 // Re-exported so the CLI gets both plan builders from one module.
@@ -29,6 +30,8 @@ export interface BuildPlanOptions {
   cwd?: string;
   /** The user database; read from /etc/passwd and /etc/group only if some program sets user/group. */
   userDb?: UserDb | (() => UserDb);
+  /** Checks `shell: true` scripts. Default: `/bin/sh -n`. */
+  checkShell?: ShellChecker;
 }
 
 /** Collects problems at config paths, for one ConfigError at the end. */
@@ -80,13 +83,18 @@ function programPlan(
   name: string,
   own: ProgramConfig,
   config: Config,
-  context: { inherited: Record<string, string>; baseDir: string; userDb: () => UserDb; problems: Problems },
+  context: { inherited: Record<string, string>; baseDir: string; userDb: () => UserDb; problems: Problems; checkShell: ShellChecker },
 ): ProgramPlan & { priority: number; dependsOn: string[] } {
   const p = mergeDefaults(config.defaults, own);
   const { problems } = context;
 
-  const command = commandArgv(p.command, p.shell ?? PROGRAM_DEFAULTS.shell);
+  const shell = p.shell ?? PROGRAM_DEFAULTS.shell;
+  const command = commandArgv(p.command, shell);
   if ('error' in command) problems.add(['programs', name, 'command'], command.error);
+  else if (shell) {
+    const complaint = context.checkShell(command.argv[command.argv.length - 1]!);
+    if (complaint !== undefined) problems.add(['programs', name, 'command'], complaint);
+  }
 
   let uid: number | undefined;
   let gid: number | undefined;
@@ -110,6 +118,12 @@ function programPlan(
       pathOf(own, name, 'backoff', 'initial'),
       `backoff.initial (${formatDuration(backoff.initialMs)}) is longer than backoff.max (${formatDuration(backoff.maxMs)})`,
     );
+  }
+
+  const max = p.memory?.max;
+  const high = p.memory?.high;
+  if (max !== undefined && high !== undefined && 'bytes' in max && 'bytes' in high && high.bytes > max.bytes) {
+    problems.add(pathOf(own, name, 'memory', 'high'), `memory.high (${high.bytes} bytes) is above memory.max (${max.bytes} bytes): it could never be crossed`);
   }
 
   return {
@@ -186,7 +200,7 @@ export function buildPlan(input: Config | LoadedConfig, options: BuildPlanOption
   const userDb = (): UserDb => (db ??= typeof options.userDb === 'function' ? options.userDb() : (options.userDb ?? readUserDb()));
 
   const built = Object.entries(config.programs).map(([name, program]) =>
-    programPlan(name, program, config, { inherited, baseDir, userDb, problems }),
+    programPlan(name, program, config, { inherited, baseDir, userDb, problems, checkShell: options.checkShell ?? checkShellSyntax }),
   );
 
   const { order, startAfter, problems: orderProblems } = computeStartOrder(built);

@@ -6,6 +6,9 @@ import { statSync } from 'node:fs';
 import type { ProgramPlan } from '../plan/types.js';
 import type { Sink } from '../logging/sink.js';
 import { pipeFramedLines } from './output.js';
+import { classifySpawnError, type SpawnFailure } from './spawn-failure.js';
+
+export { failureExitCode, type SpawnFailure } from './spawn-failure.js';
 
 /** Pids spawned by child_process whose exit libuv has not reported yet. */
 const spawnedPids = new Set<number>();
@@ -17,14 +20,6 @@ export function isSpawnedChild(pid: number): boolean {
 export interface ChildExit {
   code: number | null;
   signal: NodeJS.Signals | null;
-}
-
-export interface SpawnFailure {
-  /** errno name (ENOENT, EACCES, EPERM...) */
-  code: string;
-  message: string;
-  /** Exit code a shell would report: 127 not found, 126 not executable. */
-  exitCode: number;
 }
 
 export interface ChildHandle {
@@ -43,16 +38,9 @@ export interface OutputSinks {
   stderr: Sink;
 }
 
-export function failureExitCode(errno: string): number {
-  return errno === 'ENOENT' ? 127 : 126;
-}
-
 function describeFailure(plan: ProgramPlan, err: NodeJS.ErrnoException): SpawnFailure {
-  const code = err.code ?? 'EUNKNOWN';
-  let message = `cannot execute ${plan.argv[0]}: ${err.message}`;
-  if (code === 'ENOENT') message = `command not found: ${plan.argv[0]}`;
-  if (code === 'EACCES') message = `permission denied: ${plan.argv[0]}`;
-  return { code, message, exitCode: failureExitCode(code) };
+  // Never err.message: Node's text can quote argv, env values and the cwd.
+  return classifySpawnError(plan.argv[0] ?? '', err);
 }
 
 /**
@@ -70,7 +58,7 @@ export function startChild(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallb
       ok = false;
     }
     if (!ok) {
-      const failure = { code: 'ENOENT', message: `working directory does not exist: ${plan.cwd}`, exitCode: 127 };
+      const failure: SpawnFailure = { code: 'ENOENT', message: `working directory does not exist: ${plan.cwd}`, exitCode: 127, transient: false };
       setImmediate(() => cb.onSpawnFailed(failure));
       return undefined;
     }

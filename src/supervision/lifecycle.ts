@@ -51,12 +51,24 @@ export interface ProgramState {
   nextDelayMs: number;
   stopIntent?: StopIntent;
   lastExit?: ExitInfo;
+  /** Transient spawn failures (EAGAIN, EMFILE, ENOMEM) of the current start, retried before the restart policy applies. */
+  spawnRetries?: number;
+  /** The backoff under way is a spawn retry (not a restart). */
+  retryingSpawn?: boolean;
 }
+
+/**
+ * Transient spawn failures are retried after 100 ms, 200 ms, ... 3.2 s (6 tries, ~6 s
+ * in all) whatever the restart policy — `restart: never` and single-command mode too,
+ * since the program never ran. They do not count as restarts. Past the last retry the
+ * failure is an ordinary failed run.
+ */
+export const SPAWN_RETRY = { attempts: 6, initialMs: 100, factor: 2 } as const;
 
 export type LifecycleInput =
   | { type: 'start' }
   | { type: 'spawned'; pid: number }
-  | { type: 'spawn_failed'; exitCode: number; code: string; message: string }
+  | { type: 'spawn_failed'; exitCode: number; code: string; message: string; transient?: boolean }
   | { type: 'start_secs_elapsed' }
   | { type: 'exited'; code: number | null; signal: NodeJS.Signals | null }
   | { type: 'backoff_elapsed' }
@@ -146,6 +158,9 @@ export function transition(state: ProgramState, input: LifecycleInput, plan: Pro
 
     case 'backoff_elapsed':
       if (state.phase !== 'backoff') return same(state);
+      if (state.retryingSpawn) {
+        return { state: { ...state, phase: 'starting', retryingSpawn: false }, effects: [{ type: 'spawn' }], events: [] };
+      }
       return {
         state: { ...state, phase: 'starting', restarts: state.restarts + 1 },
         effects: [{ type: 'spawn' }],
@@ -157,7 +172,7 @@ export function transition(state: ProgramState, input: LifecycleInput, plan: Pro
       const events: LifecycleEvent[] = [
         { event: 'child.spawn', fields: { pid: input.pid, restarts: state.restarts }, msg: `started ${plan.name}` },
       ];
-      const next: ProgramState = { ...state, pid: input.pid, startedAt: now };
+      const next: ProgramState = { ...state, pid: input.pid, startedAt: now, spawnRetries: 0 };
       if (plan.startSecsMs <= 0) {
         events.push({ event: 'child.running', fields: { pid: input.pid }, msg: `${plan.name} is running` });
         return { state: { ...next, phase: 'running' }, effects: [], events };
@@ -176,9 +191,24 @@ export function transition(state: ProgramState, input: LifecycleInput, plan: Pro
     case 'spawn_failed': {
       if (state.phase !== 'starting' && state.phase !== 'stopping') return same(state);
       const exit: ExitInfo = { code: input.exitCode, signal: null, status: input.exitCode, uptimeMs: 0 };
-      const events: LifecycleEvent[] = [
-        { event: 'child.spawn_failed', fields: { error: input.code, exit_code: input.exitCode, reason: input.message }, msg: input.message },
-      ];
+      const fields = { error: input.code, exit_code: input.exitCode, reason: input.message };
+      const retries = state.spawnRetries ?? 0;
+      if (input.transient === true && state.stopIntent === undefined && retries < SPAWN_RETRY.attempts) {
+        const delayMs = SPAWN_RETRY.initialMs * SPAWN_RETRY.factor ** retries;
+        return {
+          state: { ...state, phase: 'backoff', pid: undefined, spawnRetries: retries + 1, retryingSpawn: true },
+          effects: [{ type: 'clear_timers' }, { type: 'set_timer', timer: 'backoff', ms: delayMs }],
+          events: [
+            {
+              event: 'child.spawn_failed',
+              fields: { ...fields, retry: retries + 1, retry_in_ms: delayMs },
+              msg: `${input.message} (retry ${retries + 1} of ${SPAWN_RETRY.attempts} in ${delayMs} ms)`,
+            },
+          ],
+        };
+      }
+      state = { ...state, spawnRetries: 0, retryingSpawn: false };
+      const events: LifecycleEvent[] = [{ event: 'child.spawn_failed', fields, msg: input.message }];
       if (state.stopIntent && !state.stopIntent.restart) {
         return { state: { ...state, phase: 'exited', pid: undefined, stopIntent: undefined, lastExit: exit }, effects: [{ type: 'clear_timers' }, { type: 'ended', how: 'stopped' }], events };
       }

@@ -222,7 +222,7 @@ export class Supervisor {
           if (child) this.hook('childExited', rt.plan, child.pid, exit, rt.state.phase === 'stopping');
           this.send(rt, { type: 'exited', code: exit.code, signal: exit.signal });
         },
-        onSpawnFailed: (f) => this.send(rt, { type: 'spawn_failed', exitCode: f.exitCode, code: f.code, message: f.message }),
+        onSpawnFailed: (f) => this.send(rt, { type: 'spawn_failed', exitCode: f.exitCode, code: f.code, message: f.message, transient: f.transient }),
       });
     } finally {
       this.hook('afterSpawn', rt.plan, child?.pid);

@@ -1,11 +1,11 @@
 // Bad input never starts anything: `validate` and a normal run both print each
 // config problem as `file:line:col: path: message` on stderr and exit 2; a bad
 // command line gives one line and exit 2. Never a stack trace.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, afterEach } from 'vitest';
-import { killAllRuns, ROOT, runInit, tempDir } from '../helpers/init.js';
-import { pool, stackLines } from './support.js';
+import { byEvent, killAllRuns, ROOT, runInit, startInit, tempDir } from '../helpers/init.js';
+import { pool, stackLines, within } from './support.js';
 
 afterEach(killAllRuns);
 
@@ -33,6 +33,34 @@ const CASES: BadConfig[] = [
     problems: [
       [':4:14: programs.web.restart: ', 'expected one of'],
       [':5:29: programs.web.backoff.factr: ', 'unknown key "factr"'],
+    ],
+  },
+  { name: 'memory.max: 1', yaml: (m) => `${program(m)}    memory: { max: 1 }\n`, problems: [[':4:20: programs.web.memory.max: ', 'expected at least 4Mi']] },
+  { name: 'memory.max: 64Ki', yaml: (m) => `${program(m)}    memory: { max: 64Ki }\n`, problems: [[':4:20: programs.web.memory.max: ', 'expected at least 4Mi (4194304 bytes; ']] },
+  { name: 'memory.high above max', yaml: (m) => `${program(m)}    memory: { max: 64Mi, high: 1Gi }\n`, problems: [[':4:32: programs.web.memory.high: ', 'is above memory.max']] },
+  { name: 'poll_interval 0', yaml: (m) => `memory: { poll_interval: 0 }\n${program(m)}`, problems: [[':1:26: memory.poll_interval: ', 'expected a duration above 0']] },
+  {
+    name: 'NUL in an env value (named, never printed)',
+    yaml: (m) => `${program(m)}    env: { N: "se\\0cret" }\n`,
+    problems: [[':4:15: programs.web.env.N: ', 'must not contain a NUL byte (exec cannot pass one; the value is not shown)']],
+  },
+  {
+    name: 'shell syntax error (checked with sh -n, nothing runs)',
+    yaml: (m) => `programs:\n  web:\n    command: "touch ${m}; if true; then echo"\n    shell: true\n`,
+    problems: [[':3:14: programs.web.command: ', '/bin/sh -n finds a syntax error in the script']],
+  },
+  {
+    name: 'alias bomb',
+    yaml: (m) =>
+      `${program(m)}${'abcdefgh'.split('').map((l, i) => (i === 0 ? `x${l}: &${l} [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n` : `x${l}: &${l} [${Array(9).fill(`*${'abcdefgh'[i - 1]}`).join(',')}]\n`)).join('')}`,
+    problems: [[':10:9: ', 'YAML aliases expand to more than 1,000,000 nodes (an alias bomb?)']],
+  },
+  {
+    name: 'a type error does not hide a dependency error',
+    yaml: (m) => `${program(m)}    restart: sometimes\n    depends_on: [db]\n`,
+    problems: [
+      [':4:14: programs.web.restart: ', 'expected one of'],
+      [':5:18: programs.web.depends_on[0]: ', 'unknown program "db"'],
     ],
   },
 ];
@@ -64,7 +92,26 @@ describe('invalid configs', () => {
       check(run.stderr, 'supervisor: ');
       expect(run.stdout, `${c.name}: no event, nothing started`).toBe('');
       expect(existsSync(marker), c.name).toBe(false);
+      expect(validate.stderr + run.stderr, `${c.name}: values are never printed`).not.toContain('cret');
     }
+    // Two supervisors per case: generous, so a loaded machine cannot fail it.
+  }, 600_000);
+
+  it('one anchor used hundreds of times, and << merge keys, validate and run', async () => {
+    const dir = tempDir();
+    let yaml = `programs:\n  p0: &base\n    command: ["sh", "-c", "echo started-$$P >> ${join(dir, 'ran')}; exec sleep 60"]\n    env: &env { P: "0" }\n    start_secs: 0\n`;
+    for (let i = 1; i < 150; i++) yaml += `  p${i}: { <<: *base, env: *env }\n`;
+    const file = join(dir, 'big.yaml');
+    writeFileSync(file, yaml);
+    const validate = await runInit(['validate', '-c', file], { pid1: false });
+    expect(validate.stderr).toBe('');
+    expect(validate.stdout).toBe(`${file}: ok (150 programs)\n`);
+    expect(validate.code).toBe(0);
+    const run = startInit(['-c', file]);
+    await run.waitForCount(byEvent('child.running'), 150, 60_000);
+    await run.signal('SIGTERM');
+    expect((await within(run.done, 60_000, 'supervisor exit')).code).toBe(0);
+    expect(readFileSync(join(dir, 'ran'), 'utf8').split('\n').filter(Boolean)).toHaveLength(150);
   });
 
   it('validate accepts examples/supervisor.yaml', async () => {

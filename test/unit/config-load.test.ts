@@ -124,6 +124,49 @@ describe('parseConfigText', () => {
       'supervisor.yaml:6:14: programs.web.restart: expected one of always, on-failure, never, got a mapping',
     ]);
   });
+
+  it('accepts one anchor used hundreds of times (the yaml package alone stops at 100)', () => {
+    let text = 'defaults:\n  env: &env {A: "1", B: "2"}\nprograms:\n';
+    for (let i = 0; i < 500; i++) text += `  p${i}: {command: [/bin/true], env: *env}\n`;
+    const { config } = parseConfigText(text, 'big.yaml');
+    expect(Object.keys(config.programs)).toHaveLength(500);
+    expect(config.programs.p499!.env).toEqual({ A: '1', B: '2' });
+  });
+
+  it('turns an alias bomb into a config problem at the alias that passes the limit', () => {
+    const levels = 'abcdefghi'.split('');
+    let text = 'x: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n';
+    for (let i = 1; i < levels.length; i++) text += `${levels[i]}: &${levels[i]} [${Array(9).fill(`*${levels[i - 1]}`).join(',')}]\n`;
+    text += 'programs:\n  web: {command: x}\n';
+    const found = problems(text);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(/^supervisor\.yaml:7:8: YAML aliases expand to more than 1,000,000 nodes \(an alias bomb\?\): \*f$/);
+  });
+
+  it('supports << merge keys, own keys winning, and locates merged-in values where they are written', () => {
+    const text = [
+      'programs:',
+      '  base: &base',
+      '    command: [/bin/true]',
+      '    restart: on-failure',
+      '    stop_grace: 2s',
+      '  web:',
+      '    <<: *base',
+      '    command: [node, server.js]',
+      '  bad:',
+      '    <<: *base',
+      '    stop_grace: forever',
+      '',
+    ].join('\n');
+    expect(problems(text)).toEqual([
+      'supervisor.yaml:11:17: programs.bad.stop_grace: expected a duration like 500ms, 30s, 2m (a bare number means seconds), got "forever"',
+    ]);
+    const { config, origin } = parseConfigText(text.replace('forever', '3s'), 'x.yaml');
+    expect(config.programs.web).toEqual({ command: ['node', 'server.js'], restart: 'on-failure', stop_grace: 2000 });
+    expect(config.programs.bad!.stop_grace).toBe(3000);
+    // web's restart comes from base: its location is where base writes it.
+    expect(origin.locate(['programs', 'web', 'restart'])).toEqual({ line: 4, col: 14 });
+  });
 });
 
 describe('loadConfigFile', () => {

@@ -7,8 +7,10 @@ import {
   LOG_LEVELS,
   OUTPUT_MODES,
   RESTART_POLICIES,
+  MIN_MEMORY_CAP_BYTES,
   type ConfigInput,
 } from '../../src/config/schema.js';
+import { parseConfigText } from '../../src/config/load.js';
 
 const minimal = (program: Record<string, unknown> = {}, top: Record<string, unknown> = {}): unknown => ({
   programs: { web: { command: ['node', 'server.js'], ...program } },
@@ -95,6 +97,45 @@ describe('config schema', () => {
     expect(issues(minimal({ memory: { max: '150%' } })).map((i) => i.path)).toEqual(['programs.web.memory.max']);
     expect(issues(minimal({ memory: { enforce: 'kernel' } })).map((i) => i.path)).toEqual(['programs.web.memory.enforce']);
     expect(issues(minimal({ memory: { oom_score_adj: 1001 } })).map((i) => i.path)).toEqual(['programs.web.memory.oom_score_adj']);
+  });
+
+  it('refuses memory caps below the 4Mi floor (max: 1, max: 64Ki...), in programs and defaults', () => {
+    for (const max of [0, 1, 4096, '64Ki', '256Ki', MIN_MEMORY_CAP_BYTES - 1]) {
+      expect(issues(minimal({ memory: { max } })), String(max)).toEqual([{ path: 'programs.web.memory.max', code: 'custom' }]);
+      expect(issues(minimal({ memory: { high: max } })), String(max)).toEqual([{ path: 'programs.web.memory.high', code: 'custom' }]);
+    }
+    expect(issues(minimal({}, { defaults: { memory: { max: '64Ki' } } }))).toEqual([{ path: 'defaults.memory.max', code: 'custom' }]);
+    for (const max of ['4Mi', MIN_MEMORY_CAP_BYTES, '5M', '1%']) expect(issues(minimal({ memory: { max } })), String(max)).toEqual([]);
+    const text = JSON.stringify(minimal({ memory: { max: '64Ki' } }));
+    expect(() => parseConfigText(text, 'c.yaml')).toThrow(/programs\.web\.memory\.max: expected at least 4Mi \(4194304 bytes;.*got 65536 bytes/);
+  });
+
+  it('refuses a poll_interval of 0', () => {
+    expect(issues(minimal({}, { memory: { poll_interval: 0 } }))).toEqual([{ path: 'memory.poll_interval', code: 'custom' }]);
+    expect(issues(minimal({}, { memory: { poll_interval: '0ms' } }))).toEqual([{ path: 'memory.poll_interval', code: 'custom' }]);
+    expect(issues(minimal({}, { memory: { poll_interval: '1ms' } }))).toEqual([]);
+  });
+
+  it('refuses a NUL byte in command, env (name or value) and cwd, naming the field and never the value', () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ command: 'run s3cr3t\0x' }, 'programs.web.command'],
+      [{ command: ['node', 's3cr3t\0x'] }, 'programs.web.command.1'],
+      [{ env: { N: 's3cr3t\0x' } }, 'programs.web.env.N'],
+      [{ env: { 'N\0M': 's3cr3t' } }, 'programs.web.env.N\0M'],
+      [{ cwd: '/s3cr3t\0x' }, 'programs.web.cwd'],
+    ];
+    for (const [program, path] of cases) {
+      expect(issues(minimal(program)).map((i) => i.path), path).toEqual([path]);
+      let message = '';
+      try {
+        parseConfigText(JSON.stringify(minimal(program)), 'c.yaml');
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message, path).toMatch(/NUL byte/);
+      if (!path.includes('\0')) expect(message, path).not.toContain('s3cr3t');
+    }
+    expect(issues(minimal({}, { defaults: { env: { N: 'a\0b' } } })).map((i) => i.path)).toEqual(['defaults.env.N']);
   });
 
   it('requires programs, at least one, with valid names and a command', () => {

@@ -1,10 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/errors.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
 import { buildPlan, buildSingleCommandPlan, type BuildPlanOptions } from '../../src/plan/build.js';
 import { mergeDefaults } from '../../src/plan/merge.js';
+import { shellMessage } from '../../src/plan/shell-check.js';
 import type { SupervisorPlan } from '../../src/plan/types.js';
 import { parseGroup, parsePasswd, type UserDb } from '../../src/plan/users.js';
 
@@ -284,6 +287,40 @@ programs:
     expect(problems('defaults:\n  backoff: { max: 1s }\nprograms:\n  web: { command: x, backoff: { initial: 5s } }\n')).toEqual([
       '/app/supervisor.yaml:4:42: programs.web.backoff.initial: backoff.initial (5s) is longer than backoff.max (1s)',
     ]);
+  });
+
+  it('reports memory.high above memory.max (both sizes), also when one comes from defaults', () => {
+    expect(problems('programs:\n  web:\n    command: x\n    memory: { max: 64Mi, high: 128Mi }\n')).toEqual([
+      '/app/supervisor.yaml:4:32: programs.web.memory.high: memory.high (134217728 bytes) is above memory.max (67108864 bytes): it could never be crossed',
+    ]);
+    expect(problems('defaults:\n  memory: { high: 1Gi }\nprograms:\n  web: { command: x, memory: { max: 64Mi } }\n')).toHaveLength(1);
+    // Equal, or one of them a percentage (resolved at start), is fine.
+    expect(() => plan('programs:\n  web: { command: x, memory: { max: 64Mi, high: 64Mi } }\n')).not.toThrow();
+    expect(() => plan('programs:\n  web: { command: x, memory: { max: 10%, high: 1Gi } }\n')).not.toThrow();
+  });
+
+  it('checks shell: true scripts with /bin/sh -n (nothing runs) and reports a syntax error at the command', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sh-check-'));
+    const marker = join(dir, 'ran');
+    const yaml = `
+programs:
+  ok: { command: "touch ${marker}; if true; then echo; fi", shell: true }
+  bad: { command: "touch ${marker}; if true; then echo", shell: true }
+  quote: { command: "echo 'oops", shell: true }
+`;
+    const found = problems(yaml);
+    expect(found).toHaveLength(2);
+    expect(found[0]).toMatch(/^\/app\/supervisor\.yaml:4:19: programs\.bad\.command: \/bin\/sh -n finds a syntax error in the script: .*(end of file|unexpected)/i);
+    expect(found[1]).toMatch(/^\/app\/supervisor\.yaml:5:21: programs\.quote\.command: \/bin\/sh -n finds a syntax error in the script: .*(unterminated|EOF|quote)/i);
+    expect(existsSync(marker)).toBe(false);
+    // The checker is an option (a machine without /bin/sh skips it).
+    expect(() => plan(yaml, { checkShell: () => undefined })).not.toThrow();
+  });
+
+  it('strips the shell\'s prefix from its message', () => {
+    expect(shellMessage('/bin/sh: 1: Syntax error: "then" unexpected\n')).toBe('Syntax error: "then" unexpected');
+    expect(shellMessage("/bin/sh: -c: line 1: syntax error near unexpected token `then'\n")).toBe("syntax error near unexpected token `then'");
+    expect(shellMessage('sh: syntax error: unterminated quoted string\n')).toBe('syntax error: unterminated quoted string');
   });
 
   it('names the field without a position when the config did not come from a file', () => {
