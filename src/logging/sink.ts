@@ -44,12 +44,18 @@ export interface Sink {
 
 type WritableStream = Socket | WriteStream;
 
+interface PrivateStream {
+  /** The private description's fd (the stream's own). */
+  fd: number;
+  stream: WritableStream;
+}
+
 /**
  * A private, non-blocking open file description of the pipe or terminal on
  * `fd`, wrapped in a libuv stream; undefined for anything else (regular files
  * never block, sockets cannot be reopened) or when the reopen fails.
  */
-function openPrivateStream(fd: number): WritableStream | undefined {
+function openPrivateStream(fd: number): PrivateStream | undefined {
   let tty: boolean;
   try {
     tty = isatty(fd);
@@ -64,11 +70,11 @@ function openPrivateStream(fd: number): WritableStream | undefined {
     return undefined; // no /proc, no permission, or a pipe with no reader (ENXIO)
   }
   try {
-    if (!tty) return new Socket({ fd: own, readable: false, writable: true });
+    if (!tty) return { fd: own, stream: new Socket({ fd: own, readable: false, writable: true }) };
     const stream = new WriteStream(own);
     // Node makes terminal writes blocking; on this private description they must not be.
     (stream as unknown as { _handle?: { setBlocking?: (b: boolean) => number } })._handle?.setBlocking?.(false);
-    return stream;
+    return { fd: own, stream };
   } catch {
     closeSync(own);
     return undefined;
@@ -80,6 +86,8 @@ class FdSink implements Sink {
   dropped = 0;
   readonly mode: 'nonblocking' | 'sync';
   private readonly stream: WritableStream | undefined;
+  /** The private description's fd, written directly while nothing is queued (the fast path). */
+  private readonly ownFd: number = -1;
   private broken = false;
   /** Bytes of the supervisor's own lines queued and not yet written. */
   private eventBytes = 0;
@@ -88,7 +96,9 @@ class FdSink implements Sink {
   private waiting: Array<() => void> = [];
 
   constructor(private readonly fd: number) {
-    this.stream = openPrivateStream(fd);
+    const own = openPrivateStream(fd);
+    this.stream = own?.stream;
+    if (own) this.ownFd = own.fd;
     this.mode = this.stream ? 'nonblocking' : 'sync';
     if (this.stream) {
       this.stream.on('error', () => {
@@ -114,9 +124,33 @@ class FdSink implements Sink {
       this.unreported++;
       return;
     }
+    const rest = this.writeNow(line);
+    if (rest === undefined) return;
     // Counted apart from children's output, so a chatty child never crowds out the supervisor's lines.
-    this.eventBytes += bytes;
-    stream.write(line, () => (this.eventBytes -= bytes));
+    this.eventBytes += rest.length;
+    stream.write(rest, () => (this.eventBytes -= rest.length));
+  }
+
+  /**
+   * While nothing is queued, writes straight to the non-blocking fd (no stream
+   * machinery per line); returns what the pipe did not take, to be queued, or
+   * undefined when all was written (or the write failed for good).
+   */
+  private writeNow(text: string): Buffer | undefined {
+    const buf = Buffer.from(text);
+    if (this.stream!.writableLength > 0) return buf; // keep the order: behind what is queued
+    let written = 0;
+    try {
+      written = writeSync(this.ownFd, buf);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') {
+        this.failures++;
+        this.broken = true; // EPIPE: the reader is gone for good
+        this.release();
+        return undefined;
+      }
+    }
+    return written === buf.length ? undefined : buf.subarray(written);
   }
 
   writeOutput(text: string): boolean {
@@ -134,18 +168,14 @@ class FdSink implements Sink {
   }
 
   flush(timeoutMs: number): Promise<void> {
-    const stream = this.stream;
-    if (!stream || this.pending() === 0) return Promise.resolve();
+    if (this.pending() === 0) return Promise.resolve();
+    const deadline = Date.now() + timeoutMs;
     return new Promise((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      function done() {
-        clearTimeout(timer);
-        stream!.off('drain', done);
-        stream!.off('error', done);
+      const timer = setInterval(() => {
+        if (this.pending() > 0 && Date.now() < deadline) return;
+        clearInterval(timer);
         resolve();
-      }
-      stream.once('drain', done);
-      stream.once('error', done);
+      }, 10);
     });
   }
 
@@ -155,8 +185,9 @@ class FdSink implements Sink {
       return;
     }
     if (this.stream) {
-      // Queued in order; libuv writes what the pipe takes now and the rest when it is writable.
-      this.stream.write(text);
+      // What the pipe does not take now is queued in order; libuv writes it when the pipe is writable.
+      const rest = this.writeNow(text);
+      if (rest !== undefined) this.stream.write(rest);
       return;
     }
     try {

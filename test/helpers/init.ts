@@ -5,6 +5,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -37,7 +38,7 @@ export interface InitRun {
   /** Whether this run is PID 1 of its own PID namespace. */
   pid1: boolean;
   /** The stream stdout is read from (pause() it to stop reading). */
-  stdoutReader: NodeJS.ReadableStream & { readableEnded?: boolean; destroyed?: boolean };
+  stdoutReader: Readable;
 }
 
 export interface InitOptions {
@@ -86,7 +87,8 @@ export function startInit(args: string[], options: InitOptions = {}): InitRun {
     stdio: ['ignore', fifo ? fifo.writeFd : 'pipe', 'pipe'],
   });
   if (fifo) closeSync(fifo.writeFd);
-  const stdoutReader = fifo ? fifo.reader : proc.stdout!;
+  const stdoutReader: Readable = fifo ? fifo.reader : proc.stdout!;
+  stdoutReader.on('error', () => {});
   const events: LogEvent[] = [];
   let out = '';
   let err = '';

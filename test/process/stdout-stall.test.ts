@@ -6,7 +6,7 @@
 // supervisor.log_dropped line says how many of the supervisor's own lines were
 // lost, with every line whole. A child's own `event`/`level` never show up as
 // the supervisor's.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { byEvent, FIXTURES, hostDescendantsOf, killAllRuns, procState, startInit, tempDir, writeConfig } from '../helpers/init.js';
@@ -177,5 +177,58 @@ programs:
     expect(run.events.filter(byEvent('supervisor.exit'))).toHaveLength(1);
     expect(run.events.filter(byEvent('supervisor.exit'))[0]).not.toHaveProperty('program');
     expect(run.events.filter(byEvent('child.oom_killed'))).toEqual([]);
+  });
+});
+
+describe('stdout is a real pipe (FIFO)', () => {
+  /** The open flags of `fd` of process `pid` (from /proc/PID/fdinfo). */
+  const fdFlags = (pid: number, fd: number | string) => Number.parseInt(/flags:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))![1]!, 8);
+  const O_NONBLOCK = 0o4000;
+
+  it('fd 1 stays blocking for an output: inherit child; the supervisor writes through a non-blocking description of its own', async () => {
+    const config = writeConfig(`
+programs:
+  inherited:
+    command: ["sh", "-c", "echo inherited-started; exec sleep 1001"]
+    start_secs: 0
+  framed:
+    command: ["sh", "-c", "echo framed-started; exec sleep 1000"]
+    output: json
+    start_secs: 0
+`);
+    const run = startInit(['-c', config], { stdio: 'fifo' });
+    await run.waitFor((e) => e.msg === 'framed-started' && e.program === 'framed');
+    await run.waitFor((e) => e.raw === 'inherited-started');
+    const sup = await run.supervisorPid();
+    const child = await until(() => descendantWith(sup, '1001'), 'the inherit child');
+    expect(fdFlags(sup, 1) & O_NONBLOCK, 'supervisor fd 1').toBe(0);
+    expect(fdFlags(child, 1) & O_NONBLOCK, 'child fd 1').toBe(0);
+    // Another fd of the supervisor's on the same pipe, non-blocking: the one it writes its lines to.
+    const pipe = readlinkSync(`/proc/${sup}/fd/1`);
+    const own = readdirSync(`/proc/${sup}/fd`).filter((fd) => fd !== '1' && fd !== '2' && readlinkSync(`/proc/${sup}/fd/${fd}`) === pipe);
+    expect(own.map((fd) => fdFlags(sup, fd) & O_NONBLOCK)).toContain(O_NONBLOCK);
+    // The children never see it (close-on-exec).
+    expect(readdirSync(`/proc/${child}/fd`).filter((fd) => readlinkSync(`/proc/${child}/fd/${fd}`) === pipe)).toEqual(['1']);
+    await run.signal('SIGTERM');
+    expect((await within(run.done, 60_000, 'supervisor exit')).code).toBe(0);
+  });
+
+  it('the reader goes away mid-run (EPIPE): the supervisor still exits with the child’s code (5), no stack trace', async () => {
+    const config = writeConfig(`
+programs:
+  chatty:
+    command: ${JSON.stringify([process.execPath, join(FIXTURES, 'chatty.mjs'), '20000', '5'])}
+    output: json
+    restart: never
+    start_secs: 0
+    on_exit: shutdown
+`);
+    const run = startInit(['-c', config], { stdio: 'fifo' });
+    await run.waitFor(byEvent('child.spawn', 'chatty'));
+    run.stdoutReader.destroy();
+    const { code, signal } = await within(run.exited, 60_000, 'supervisor exit');
+    expect({ code, signal }).toEqual({ code: 5, signal: null });
+    expect(run.stderr().split('\n').filter((l) => /^\s+at /.test(l))).toEqual([]);
+    expect(run.stderr()).not.toMatch(/EPIPE|internal error/);
   });
 });
