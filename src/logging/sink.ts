@@ -233,6 +233,11 @@ export function makeStdioBlocking(): void {
   }
 }
 
+/** A sink writing to `fd` (stdout() and stderr() are the two PID 1 uses). */
+export function sinkFor(fd: number): Sink {
+  return new FdSink(fd);
+}
+
 let stdoutSink: Sink | undefined;
 let stderrSink: Sink | undefined;
 
