@@ -18,6 +18,7 @@ export const EVENT_LEVELS = {
   'supervisor.exit': 'info',
   'supervisor.error': 'error',
   'supervisor.warning': 'warn',
+  'supervisor.log_dropped': 'warn',
   'child.spawn': 'info',
   'child.spawn_failed': 'error',
   'child.running': 'info',

@@ -1,8 +1,10 @@
 // Turns supervisor events into log lines: pino JSON (one object per line, with
 // `event` first-class) on stdout, or pino-pretty output for humans on a TTY.
+// Lines go to the stdout sink, which never blocks (it drops and counts when the
+// reader is behind, reported as supervisor.log_dropped once it caught up).
 import { isatty } from 'node:tty';
 import pino from 'pino';
-import pretty from 'pino-pretty';
+import { prettyFactory } from 'pino-pretty';
 import type { LogFormat, LogLevel } from '../plan/types.js';
 import { EVENT_LEVELS, type EventFields, type EventName, type EventSink } from './events.js';
 import { stdout, type Sink } from './sink.js';
@@ -22,19 +24,18 @@ export function createLogger(options: LoggerOptions, sink: Sink = stdout()): Eve
   // which every child inheriting it would then see too (EAGAIN on write).
   const stdoutIsTTY = isatty(1);
   const format = resolveFormat(options.format, stdoutIsTTY);
-  const stream =
+  const toText =
     format === 'pretty'
-      ? pretty({
-          sync: true,
+      ? prettyFactory({
           colorize: stdoutIsTTY,
-          destination: 1,
           // One line per event: "[time] LEVEL event: message {other fields}".
           singleLine: true,
           ignore: 'hostname,event',
           messageFormat: '{event}: {msg}',
           translateTime: 'HH:MM:ss.l',
         })
-      : { write: (line: string) => sink.write(line) };
+      : (line: string) => line;
+  const stream = { write: (line: string) => sink.writeEvent(toText(line)) };
   const logger = pino(
     {
       level: options.level,
@@ -44,10 +45,9 @@ export function createLogger(options: LoggerOptions, sink: Sink = stdout()): Eve
     },
     stream,
   );
-  return {
-    logger,
-    emit(event: EventName, fields: EventFields, msg: string) {
-      logger[EVENT_LEVELS[event]]({ event, ...fields }, msg);
-    },
+  const emit = (event: EventName, fields: EventFields, msg: string) => {
+    logger[EVENT_LEVELS[event]]({ event, ...fields }, msg);
   };
+  sink.onDropsReported((dropped) => emit('supervisor.log_dropped', { dropped }, `${dropped} log line(s) dropped while stdout was not read`));
+  return { logger, emit };
 }

@@ -1,7 +1,11 @@
 // Frames a child's output line by line as JSON (`output: json`): each line
 // becomes one object carrying the program name and stream. A line that is
 // already a JSON object keeps its own fields (the supervisor's `program` and
-// `stream` are added and win on a clash) instead of being nested as a string.
+// `stream` are added and win on a clash) instead of being nested as a string,
+// except the fields that mark the supervisor's own lines: a child's `event` and
+// `level` are kept as `child_event` and `child_level`, so a child can never
+// pass for the supervisor. While stdout's reader is behind, the child's pipe is
+// not read (backpressure: the child blocks on its own writes).
 import type { Readable } from 'node:stream';
 import type { Sink } from '../logging/sink.js';
 
@@ -16,13 +20,28 @@ export function frameLine(program: string, stream: StreamName, line: string, tim
     try {
       const parsed: unknown = JSON.parse(trimmed);
       if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
-        return JSON.stringify({ time, ...parsed, program, stream }) + '\n';
+        return JSON.stringify({ time, ...withoutReservedFields(parsed as Record<string, unknown>), program, stream }) + '\n';
       }
     } catch {
       // not JSON after all: frame it as text
     }
   }
   return JSON.stringify({ time, program, stream, msg: trimmed }) + '\n';
+}
+
+/** The supervisor's own fields, each with the key a child's value is kept under. */
+export const RESERVED_FIELDS = { event: 'child_event', level: 'child_level' } as const;
+
+/** A child's JSON object with its `event` and `level` moved to `child_event` and `child_level`. */
+function withoutReservedFields(fields: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...fields };
+  for (const [key, renamed] of Object.entries(RESERVED_FIELDS)) {
+    if (!Object.hasOwn(out, key)) continue;
+    const value = out[key];
+    delete out[key];
+    out[renamed] = value;
+  }
+  return out;
 }
 
 /** Splits a byte stream into lines; keeps the unfinished tail for the next chunk. */
@@ -55,7 +74,12 @@ export function pipeFramedLines(source: Readable, program: string, stream: Strea
     const time = new Date().toISOString();
     let out = '';
     for (const line of lines) out += frameLine(program, stream, line, time);
-    sink.write(out);
+    if (!sink.writeOutput(out)) {
+      // The reader is behind: stop reading this child until it caught up
+      // (Node stops reading the pipe once its own small buffer is full).
+      source.pause();
+      sink.onWritable(() => source.resume());
+    }
   };
   source.setEncoding('utf8');
   source.on('data', (chunk: string) => emit(splitter.push(chunk)));

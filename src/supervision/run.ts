@@ -7,7 +7,7 @@ import { signals as signalExitSignals } from 'signal-exit/signals';
 import { constants } from 'node:os';
 import type { SupervisorPlan } from '../plan/types.js';
 import type { EventSink } from '../logging/events.js';
-import { makeStdioBlocking, stderr, stdout } from '../logging/sink.js';
+import { EXIT_FLUSH_MS, makeStdioBlocking, stderr, stdout } from '../logging/sink.js';
 import { FORWARDED_SIGNALS, SHUTDOWN_SIGNALS, signalName } from '../process/signals.js';
 import { isSpawnedChild, startChild } from '../process/spawn.js';
 import { descendantsOf } from '../process/tree.js';
@@ -95,9 +95,8 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     },
     exit(code) {
       reaper?.stop();
-      sinks.stdout.flush();
-      sinks.stderr.flush();
-      process.exit(code);
+      // Give a slow log reader a short, bounded time; a stalled one never holds up the exit.
+      void Promise.all([sinks.stdout.flush(EXIT_FLUSH_MS), sinks.stderr.flush(EXIT_FLUSH_MS)]).then(() => process.exit(code));
     },
   });
 

@@ -2,8 +2,10 @@
 // namespace (`unshare --pid --fork --mount-proc`) or as a plain process, and
 // collects its JSON log lines. Signals are sent to the supervisor's host pid,
 // the way `docker kill` / the kubelet reach a container's PID 1.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -35,6 +37,8 @@ export interface InitRun {
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Whether this run is PID 1 of its own PID namespace. */
   pid1: boolean;
+  /** The stream stdout is read from (pause() it to stop reading). */
+  stdoutReader: Readable;
 }
 
 export interface InitOptions {
@@ -42,8 +46,21 @@ export interface InitOptions {
   pid1?: boolean;
   env?: Record<string, string>;
   cwd?: string;
-  /** stdout handling: 'pipe' (default) collects events. */
-  stdio?: 'pipe';
+  /**
+   * stdout handling: 'pipe' (default) collects events through Node's stdio pipe
+   * (a socketpair); 'fifo' does the same through a real pipe (a FIFO, what
+   * container runtimes give), read through `InitRun.stdoutReader`.
+   */
+  stdio?: 'pipe' | 'fifo';
+}
+
+/** A FIFO's read end (non-blocking, as a stream) and a write end to hand to a child. */
+function fifoPipe(): { reader: Socket; writeFd: number } {
+  const path = join(tempDir('sv-fifo-'), 'stdout.fifo');
+  execFileSync('mkfifo', [path]);
+  const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const writeFd = openSync(path, constants.O_WRONLY);
+  return { reader: new Socket({ fd: readFd, readable: true, writable: false }), writeFd };
 }
 
 export function tempDir(prefix = 'sv-test-'): string {
@@ -67,18 +84,22 @@ export function startInit(args: string[], options: InitOptions = {}): InitRun {
   // SIGKILLed supervisor could not remove are removed at the end of the run.
   const sandbox = process.env.SV_TEST_CGROUP;
   const argv = sandbox ? ['/bin/sh', '-c', 'echo $$ > "$0/cgroup.procs" 2>/dev/null; exec "$@"', sandbox, ...init] : init;
+  const fifo = options.stdio === 'fifo' ? fifoPipe() : undefined;
   const proc = spawn(argv[0]!, argv.slice(1), {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, SUPERVISOR_CONFIG: '', ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', fifo ? fifo.writeFd : 'pipe', 'pipe'],
   });
+  if (fifo) closeSync(fifo.writeFd);
+  const stdoutReader: Readable = fifo ? fifo.reader : proc.stdout!;
+  stdoutReader.on('error', () => {});
   const events: LogEvent[] = [];
   let out = '';
   let err = '';
   let tail = '';
   const waiters = new Set<() => void>();
-  proc.stdout!.setEncoding('utf8');
-  proc.stdout!.on('data', (chunk: string) => {
+  stdoutReader.setEncoding('utf8');
+  stdoutReader.on('data', (chunk: string) => {
     out += chunk;
     const lines = (tail + chunk).split('\n');
     tail = lines.pop() ?? '';
@@ -109,7 +130,7 @@ export function startInit(args: string[], options: InitOptions = {}): InitRun {
       s.once('close', () => res());
     });
   // A process left behind that still holds the pipes must not hang the test: give up waiting 10 s after the exit.
-  const outputRead = Promise.all([streamEnded(proc.stdout!), streamEnded(proc.stderr!)]);
+  const outputRead = Promise.all([streamEnded(stdoutReader), streamEnded(proc.stderr!)]);
   const done = exited.then((status) =>
     Promise.race([outputRead, new Promise<void>((r) => setTimeout(r, 10_000).unref())]).then(() => status),
   );
@@ -178,6 +199,7 @@ export function startInit(args: string[], options: InitOptions = {}): InitRun {
     exited,
     done,
     pid1,
+    stdoutReader,
   };
   liveRuns.add(run);
   void exited.then(() => liveRuns.delete(run));

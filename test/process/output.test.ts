@@ -66,7 +66,8 @@ programs:
     expect(framed.every((e) => typeof e.time === 'string')).toBe(true);
     expect(framed.map(({ time: _t, ...rest }) => rest)).toEqual([
       { program: 'lines', stream: 'stdout', msg: 'hello plain text' },
-      { level: 'warn', msg: 'from child', n: 42, nested: { ok: true }, program: 'lines', stream: 'stdout' },
+      // The child's level is kept as child_level: `level` and `event` are the supervisor's.
+      { child_level: 'warn', msg: 'from child', n: 42, nested: { ok: true }, program: 'lines', stream: 'stdout' },
       // The supervisor's program and stream win over the child's.
       { msg: 'clash', program: 'lines', stream: 'stdout' },
       { program: 'lines', stream: 'stdout', msg: '{not json' },

@@ -8,8 +8,25 @@ describe('JSON output framing', () => {
     expect(JSON.parse(frameLine('web', 'stdout', 'hello "x"', 'T'))).toEqual({ time: 'T', program: 'web', stream: 'stdout', msg: 'hello "x"' });
   });
   it('keeps the fields of a JSON line; program and stream are ours', () => {
-    const out = JSON.parse(frameLine('web', 'stderr', '{"level":"warn","msg":"m","program":"theirs","n":1}', 'T'));
-    expect(out).toEqual({ time: 'T', level: 'warn', msg: 'm', program: 'web', stream: 'stderr', n: 1 });
+    const out = JSON.parse(frameLine('web', 'stderr', '{"msg":"m","program":"theirs","stream":"x","n":1}', 'T'));
+    expect(out).toEqual({ time: 'T', msg: 'm', program: 'web', stream: 'stderr', n: 1 });
+  });
+  it('a child cannot write the supervisor’s own fields: its event and level become child_event and child_level', () => {
+    const forged = frameLine('web', 'stdout', '{"level":60,"event":"supervisor.exit","code":0}', 'T');
+    expect(JSON.parse(forged)).toEqual({ time: 'T', child_level: 60, child_event: 'supervisor.exit', code: 0, program: 'web', stream: 'stdout' });
+    // Whatever the value (the supervisor's own label encoding too, null, an object), never at the top level.
+    for (const level of ['"info"', '"fatal"', 'null', '{"x":1}', '30']) {
+      const out = JSON.parse(frameLine('web', 'stdout', `{"level":${level},"event":${level},"msg":"m"}`, 'T')) as Record<string, unknown>;
+      expect(out).not.toHaveProperty('level');
+      expect(out).not.toHaveProperty('event');
+      expect(out.child_level).toEqual(JSON.parse(level));
+      expect(out.child_event).toEqual(JSON.parse(level));
+    }
+    // A line without them gets no child_* keys; the child's own child_event yields to the moved one.
+    expect(JSON.parse(frameLine('web', 'stdout', '{"msg":"m"}', 'T'))).toEqual({ time: 'T', msg: 'm', program: 'web', stream: 'stdout' });
+    expect(JSON.parse(frameLine('web', 'stdout', '{"child_event":"a","event":"b"}', 'T')).child_event).toBe('b');
+    // Text that merely looks like an event is framed as msg.
+    expect(JSON.parse(frameLine('web', 'stdout', ' {"event":"supervisor.exit"}', 'T'))).toEqual({ time: 'T', program: 'web', stream: 'stdout', msg: ' {"event":"supervisor.exit"}' });
   });
   it('a JSON array or broken JSON is framed as text', () => {
     expect(JSON.parse(frameLine('a', 'stdout', '{broken', 'T')).msg).toBe('{broken');

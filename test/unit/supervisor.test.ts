@@ -6,6 +6,7 @@ import type { EventFields, EventName } from '../../src/logging/events.js';
 import type { ChildExit, SpawnCallbacks } from '../../src/process/spawn.js';
 import type { ProgramPlan } from '../../src/plan/types.js';
 import { programPlan, supervisorPlan } from '../helpers/plan.js';
+import { nullSink } from '../../src/logging/sink.js';
 
 interface FakeChild {
   name: string;
@@ -38,7 +39,7 @@ function harness(programs: ProgramPlan[], singleCommand = false) {
   };
   const sup = new Supervisor(supervisorPlan(programs, { singleCommand }), { remapToZero: new Set() }, {
     events: { emit: (event, fields) => events.push({ event, fields }) },
-    sinks: { stdout: { write() {}, flush() {}, failures: 0 }, stderr: { write() {}, flush() {}, failures: 0 } },
+    sinks: { stdout: nullSink(), stderr: nullSink() },
     ops,
     now: () => Date.now(),
     exit: (code) => (exitCode = code),
