@@ -40,7 +40,8 @@ export interface FinalKillSummary {
 
 export interface FinalKillHandle {
   readonly running: boolean;
-  cancel(): void;
+  /** Nothing is left (the caller saw no descendant): stop, and report success now. */
+  complete(): void;
 }
 
 /**
@@ -62,6 +63,12 @@ export function runFinalKill(
   let timer: NodeJS.Timeout | undefined;
 
   const cgroups = deps.killCgroups?.() ?? [];
+  const done = (left: number[]) => {
+    clearTimeout(timer);
+    timer = undefined;
+    running = false;
+    onDone({ rounds, sweeps, killed: killed.size, left, converged, elapsedMs: deps.now() - startedAt });
+  };
   const step = () => {
     timer = undefined;
     const r = deps.round();
@@ -70,10 +77,8 @@ export function runFinalKill(
     if (r.killed.length > 0) converged &&= r.converged;
     for (const pid of r.killed) killed.add(pid);
     if (rounds === 1 && (r.killed.length > 0 || cgroups.length > 0)) onStart({ count: r.killed.length, cgroups });
-    const elapsedMs = deps.now() - startedAt;
-    if (r.killed.length === 0 || elapsedMs >= boundMs) {
-      running = false;
-      onDone({ rounds, sweeps, killed: killed.size, left: r.killed, converged, elapsedMs });
+    if (r.killed.length === 0 || deps.now() - startedAt >= boundMs) {
+      done(r.killed);
       return;
     }
     timer = setTimeout(step, FINAL_KILL_PAUSE_MS);
@@ -83,9 +88,8 @@ export function runFinalKill(
     get running() {
       return running;
     },
-    cancel() {
-      clearTimeout(timer);
-      running = false;
+    complete() {
+      if (running) done([]);
     },
   };
 }

@@ -359,6 +359,7 @@ export class Supervisor {
       // After a final kill that left nothing alive, what remains are zombies: give the reaper a moment, not forever.
       const onlyZombies = sd.allKilledAt !== undefined && this.deps.now() - sd.allKilledAt >= ZOMBIE_WAIT_MS;
       if (left.length === 0 || onlyZombies) {
+        sd.finalKill?.complete();
         this.finish();
         return;
       }
@@ -433,7 +434,6 @@ export class Supervisor {
     const sd = this.shutdown!;
     clearTimeout(sd.budgetTimer);
     clearTimeout(sd.leftoverTimer);
-    sd.finalKill?.cancel();
     const single = this.plan.singleCommand ? this.runtimes[0]?.state.lastExit?.status : undefined;
     const code = decideExitCode(sd.cause, { singleCommandStatus: single, remapToZero: this.options.remapToZero });
     this.hook('finished', code);
