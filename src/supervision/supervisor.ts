@@ -369,8 +369,6 @@ export class Supervisor {
         for (const pid of left) this.deps.ops.kill(pid, 'SIGTERM');
         for (const pid of left) this.deps.ops.kill(pid, 'SIGCONT');
         sd.leftoverTimer = setTimeout(() => this.startFinalKill('leftover_grace_expired'), LEFTOVER_GRACE_MS);
-      } else if (sd.forced && !sd.finalKill) {
-        this.startFinalKill('shutdown_forced');
       }
       this.drainTimer = setTimeout(tick, DRAIN_POLL_MS);
     };
