@@ -32,6 +32,7 @@ export const EVENT_LEVELS = {
   'signal.forward': 'debug',
   'zombie.reaped': 'debug',
   'descendants.stop': 'info',
+  'descendants.killed': 'warn',
   'supervisor.environment': 'info',
   'child.memory_high': 'warn',
   'child.memory_cap_exceeded': 'error',

@@ -286,6 +286,11 @@ export class MemoryManager implements SupervisorHooks {
     if (pm.memoryEvents.length > loop.maxEvents) this.control.giveUp(pm.plan.name, 'oom_loop', pm.stopGraceMs);
   }
 
+  /** The programs' cgroup leaves that exist now (the shutdown's final kill uses cgroup.kill on them). */
+  leafPaths(): string[] {
+    return [...this.programs.values()].flatMap((pm) => (pm.leaf ? [pm.leaf.path] : []));
+  }
+
   programEnded(plan: ProgramPlan): void {
     const pm = this.programs.get(plan.name);
     if (!pm?.leaf) return;

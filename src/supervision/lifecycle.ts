@@ -114,6 +114,19 @@ function giveUpEvent(plan: ProgramPlan, state: ProgramState, intent: StopIntent)
   return { event: 'child.fatal', fields: { restarts: state.restarts, reason: intent.reason }, msg: `${plan.name}: giving up (${intent.reason})` };
 }
 
+/**
+ * The stop signal, then SIGCONT (as systemd and runit do): a program that was
+ * stopped (SIGSTOP, a debugger, a job-control stop) wakes up and handles its
+ * stop signal itself instead of waiting for SIGKILL; a running one just sees a
+ * SIGCONT. A relayed signal (single-command mode) goes alone, as tini and
+ * dumb-init relay it.
+ */
+export function stopSignalEffects(signal: NodeJS.Signals, relayed: boolean): Effect[] {
+  const effects: Effect[] = [{ type: 'signal', signal }];
+  if (!relayed && signal !== 'SIGCONT' && signal !== 'SIGKILL' && signal !== 'SIGSTOP') effects.push({ type: 'signal', signal: 'SIGCONT' });
+  return effects;
+}
+
 function same(state: ProgramState): Transition {
   return { state, effects: [], events: [] };
 }
@@ -277,7 +290,7 @@ export function transition(state: ProgramState, input: LifecycleInput, plan: Pro
       const graceMs = input.intent.graceMs ?? plan.stopGraceMs;
       return {
         state: { ...state, phase: 'stopping', stopIntent: input.intent },
-        effects: [{ type: 'clear_timers' }, { type: 'signal', signal }, { type: 'set_timer', timer: 'grace', ms: graceMs }],
+        effects: [{ type: 'clear_timers' }, ...stopSignalEffects(signal, input.intent.signal !== undefined), { type: 'set_timer', timer: 'grace', ms: graceMs }],
         events: [
           { event: 'child.stop', fields: { pid: state.pid, signal, reason: input.intent.reason, grace_ms: graceMs }, msg: `stopping ${plan.name} with ${signal}` },
         ],

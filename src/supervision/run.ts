@@ -11,6 +11,8 @@ import { EXIT_FLUSH_MS, makeStdioBlocking, stderr, stdout } from '../logging/sin
 import { FORWARDED_SIGNALS, SHUTDOWN_SIGNALS, signalName } from '../process/signals.js';
 import { isSpawnedChild, startChild } from '../process/spawn.js';
 import { descendantsOf } from '../process/tree.js';
+import { groupPolicy, killRound, procTreeAccess, readStat } from '../process/kill-tree.js';
+import { killCgroup } from '../process/cgroup-kill.js';
 import { startReaper } from '../process/reaper.js';
 import { libc } from '../sys/libc.js';
 import { detectMemoryEnvironment } from '../memory/environment.js';
@@ -82,6 +84,10 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     },
   };
 
+  // The final kill of a shutdown: SIGSTOP sweeps, then SIGKILL (src/process/kill-tree.ts).
+  const treeAccess = procTreeAccess();
+  const mayKillGroup = groupPolicy(isPid1, readStat(process.pid)?.pgid ?? 0, process.pid);
+
   supervisor = new Supervisor(plan, { remapToZero: options.remapToZero }, {
     events,
     hooks,
@@ -91,6 +97,8 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
       spawn: startChild,
       descendants: () => descendantsOf(process.pid),
       kill: killPid,
+      killRound: () => killRound(treeAccess, { root: process.pid, mayKillGroup, maxSweeps: 1000, maxMs: 200 }),
+      killCgroups: () => memory.leafPaths().filter(killCgroup),
       reapNow: () => reaper?.request(),
     },
     exit(code) {

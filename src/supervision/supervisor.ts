@@ -8,6 +8,8 @@ import type { EventSink } from '../logging/events.js';
 import type { ChildExit, ChildHandle, OutputSinks, SpawnCallbacks } from '../process/spawn.js';
 import { ALIVE_PHASES, initialState, transition, type LifecycleInput, type ProgramState, type TimerName } from './lifecycle.js';
 import { decideExitCode, type ShutdownCause } from './exit-code.js';
+import type { KillRoundResult } from '../process/kill-tree.js';
+import { runFinalKill, type FinalKillHandle } from './shutdown-kill.js';
 
 export interface ProcessOps {
   spawn(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallbacks): ChildHandle | undefined;
@@ -15,6 +17,10 @@ export interface ProcessOps {
   descendants(): number[];
   /** kill(2); false when the process is gone. */
   kill(pid: number, signal: NodeJS.Signals): boolean;
+  /** One round of the final kill: SIGSTOP sweeps over every descendant until all are stopped, then SIGKILL (src/process/kill-tree.ts). */
+  killRound(): KillRoundResult;
+  /** SIGKILL each program's cgroup leaf at once (cgroup v2 cgroup.kill); the leaves killed. */
+  killCgroups?(): string[];
   /** Ask the orphan reaper for a sweep. */
   reapNow(): void;
 }
@@ -66,6 +72,14 @@ interface Shutdown {
   startedAt: number;
   forced: boolean;
   leftoversSignaled: boolean;
+  /** The final kill loop, once started. */
+  finalKill?: FinalKillHandle;
+  /** Wakes pumpShutdown when a program's stop deadline (shutdown_timeout − its stop_grace) comes. */
+  budgetTimer?: NodeJS.Timeout;
+  /** Starts the final kill when the leftovers' grace is over. */
+  leftoverTimer?: NodeJS.Timeout;
+  /** When a final kill found nothing alive any more (only zombies can be left). */
+  allKilledAt?: number;
 }
 
 const TIMER_INPUT: Record<TimerName, LifecycleInput> = {
@@ -77,6 +91,8 @@ const TIMER_INPUT: Record<TimerName, LifecycleInput> = {
 /** How long leftover descendants get between SIGTERM and SIGKILL at the end of a shutdown. */
 export const LEFTOVER_GRACE_MS = 5000;
 const DRAIN_POLL_MS = 50;
+/** After a final kill left nothing alive: how long the drain waits for the reaper to collect the zombies. */
+const ZOMBIE_WAIT_MS = 2000;
 
 export class Supervisor {
   private readonly runtimes: Runtime[];
@@ -292,68 +308,130 @@ export class Supervisor {
     this.pump();
   }
 
-  /** Stops every program none of whose dependents is still alive; ends when all are gone. */
+  /**
+   * The latest moment a program gets its stop signal: shutdown_timeout minus its
+   * own stop_grace after the shutdown began (at once when its grace is longer),
+   * so it has its whole grace before shutdown_timeout even when a dependent
+   * ignores its own stop signal.
+   */
+  private stopDeadline(rt: Runtime): number {
+    return this.shutdown!.startedAt + Math.max(0, this.plan.shutdownTimeoutMs - rt.plan.stopGraceMs);
+  }
+
+  /**
+   * Stops every program none of whose dependents is still alive, and any program
+   * whose stop deadline has come; ends when all are gone.
+   */
   private pumpShutdown(): void {
     const sd = this.shutdown!;
     const live = (rt: Runtime) => rt.state.phase !== 'exited' && rt.state.phase !== 'fatal';
+    let nextDeadline = Infinity;
     for (const rt of [...this.runtimes].reverse()) {
       if (!live(rt) || rt.state.phase === 'stopping') continue;
       const dependentAlive = this.runtimes.some((other) => other !== rt && live(other) && other.plan.startAfter.includes(rt.plan.name));
+      const deadline = this.stopDeadline(rt);
       if (!dependentAlive) this.send(rt, { type: 'stop', intent: { reason: 'shutdown', restart: false, signal: sd.relaySignal } });
+      else if (this.deps.now() >= deadline) this.send(rt, { type: 'stop', intent: { reason: 'shutdown_budget', restart: false, signal: sd.relaySignal } });
+      else nextDeadline = Math.min(nextDeadline, deadline);
       if (this.exited) return;
     }
+    clearTimeout(sd.budgetTimer);
+    sd.budgetTimer = undefined;
+    if (nextDeadline !== Infinity) sd.budgetTimer = setTimeout(() => this.pump(), Math.max(0, nextDeadline - this.deps.now()));
     if (this.runtimes.some(live)) return;
     this.drainDescendants();
   }
 
   /**
-   * Every program is gone; grandchildren may not be. SIGTERM what is left,
-   * SIGKILL it after a grace, and exit only when nothing is left (tini and
-   * dumb-init exit at once and leave those to the kernel's SIGKILL).
+   * Every program is gone; grandchildren may not be. SIGTERM (then SIGCONT, so a
+   * stopped one can act on it) what is left, run the final kill after a grace,
+   * and exit only when nothing is left (tini and dumb-init exit at once and leave
+   * those to the kernel's SIGKILL).
    */
   private drainDescendants(): void {
     if (this.drainTimer || this.exited) return;
     const sd = this.shutdown!;
     const tick = () => {
       this.drainTimer = undefined;
+      if (this.exited) return;
       this.deps.ops.reapNow();
       const left = this.deps.ops.descendants();
-      if (left.length === 0) {
+      // After a final kill that left nothing alive, what remains are zombies: give the reaper a moment, not forever.
+      const onlyZombies = sd.allKilledAt !== undefined && this.deps.now() - sd.allKilledAt >= ZOMBIE_WAIT_MS;
+      if (left.length === 0 || onlyZombies) {
+        sd.finalKill?.complete();
         this.finish();
         return;
       }
-      if (!sd.leftoversSignaled) {
+      if (!sd.leftoversSignaled && !sd.forced) {
         sd.leftoversSignaled = true;
         this.deps.events.emit('descendants.stop', { count: left.length, signal: 'SIGTERM', grace_ms: LEFTOVER_GRACE_MS }, `stopping ${left.length} leftover processes`);
         for (const pid of left) this.deps.ops.kill(pid, 'SIGTERM');
-        setTimeout(() => this.killDescendants('leftover_grace_expired'), LEFTOVER_GRACE_MS).unref();
+        for (const pid of left) this.deps.ops.kill(pid, 'SIGCONT');
+        sd.leftoverTimer = setTimeout(() => this.startFinalKill('leftover_grace_expired'), LEFTOVER_GRACE_MS);
       }
       this.drainTimer = setTimeout(tick, DRAIN_POLL_MS);
     };
     tick();
   }
 
-  private killDescendants(reason: string): void {
-    const left = this.deps.ops.descendants();
-    if (left.length === 0) return;
-    this.deps.events.emit('descendants.stop', { count: left.length, signal: 'SIGKILL', reason }, `killing ${left.length} leftover processes`);
-    for (const pid of left) this.deps.ops.kill(pid, 'SIGKILL');
+  /**
+   * The final kill: cgroup.kill on the programs' leaves, then SIGSTOP sweeps and
+   * SIGKILL over every descendant, repeated until nothing is alive or
+   * FINAL_KILL_BOUND_MS pass (then the supervisor exits anyway: as PID 1 the
+   * kernel kills what is left of the namespace).
+   */
+  private startFinalKill(reason: string): void {
+    const sd = this.shutdown!;
+    if (this.exited || sd.finalKill?.running) return;
+    sd.allKilledAt = undefined;
+    let started = false;
+    const ops = this.deps.ops;
+    sd.finalKill = runFinalKill(
+      { round: () => ops.killRound(), killCgroups: ops.killCgroups ? () => ops.killCgroups!() : undefined, now: () => this.deps.now() },
+      (s) => {
+        started = true;
+        this.deps.events.emit(
+          'descendants.stop',
+          { count: s.count, signal: 'SIGKILL', reason, ...(s.cgroups.length > 0 ? { cgroups: s.cgroups } : {}) },
+          `killing ${s.count} leftover processes`,
+        );
+      },
+      (s) => {
+        ops.reapNow();
+        if (started) {
+          this.deps.events.emit(
+            'descendants.killed',
+            { reason, rounds: s.rounds, sweeps: s.sweeps, killed: s.killed, converged: s.converged, left: s.left.length, ...(s.left.length > 0 ? { left_pids: s.left } : {}), elapsed_ms: s.elapsedMs },
+            s.left.length === 0 ? `killed ${s.killed} processes; none left` : `${s.left.length} processes still alive after ${s.elapsedMs} ms of kill rounds: exiting anyway`,
+          );
+        }
+        if (s.left.length > 0) {
+          this.finish();
+          return;
+        }
+        sd.allKilledAt = this.deps.now();
+      },
+    );
   }
 
-  /** Second signal or shutdown timeout: SIGKILL every program and every descendant. */
+  /** Second signal or shutdown timeout: SIGKILL every program, then the final kill over every descendant. */
   private forceKill(reason: string): void {
     if (!this.shutdown) this.beginShutdown({ kind: 'signal', signal: 'SIGKILL' });
     const sd = this.shutdown!;
     sd.forced = true;
     for (const rt of this.runtimes) this.send(rt, { type: 'kill', reason });
-    this.killDescendants(reason);
+    this.startFinalKill(reason);
   }
 
   private finish(): void {
     if (this.exited) return;
     this.exited = true;
     clearTimeout(this.shutdownTimer);
+    clearTimeout(this.drainTimer);
     const sd = this.shutdown!;
+    clearTimeout(sd.budgetTimer);
+    clearTimeout(sd.leftoverTimer);
     const single = this.plan.singleCommand ? this.runtimes[0]?.state.lastExit?.status : undefined;
     const code = decideExitCode(sd.cause, { singleCommandStatus: single, remapToZero: this.options.remapToZero });
     this.hook('finished', code);

@@ -138,7 +138,13 @@ describe('lifecycle state machine', () => {
       [2010, { type: 'grace_elapsed' }],
       [2011, { type: 'exited', code: null, signal: 'SIGKILL' }],
     ]);
-    expect(ts[2]!.effects).toEqual([{ type: 'clear_timers' }, { type: 'signal', signal: 'SIGQUIT' }, { type: 'set_timer', timer: 'grace', ms: 2000 }]);
+    // The stop signal, then SIGCONT so a stopped program can act on it.
+    expect(ts[2]!.effects).toEqual([
+      { type: 'clear_timers' },
+      { type: 'signal', signal: 'SIGQUIT' },
+      { type: 'signal', signal: 'SIGCONT' },
+      { type: 'set_timer', timer: 'grace', ms: 2000 },
+    ]);
     expect(ts[3]!.effects).toEqual([{ type: 'signal', signal: 'SIGKILL' }]);
     expect(last(ts).state.phase).toBe('exited');
     expect(last(ts).effects).toContainEqual({ type: 'ended', how: 'stopped' });
@@ -149,6 +155,33 @@ describe('lifecycle state machine', () => {
     const plan = programPlan({ startSecsMs: 0 });
     const t = last(run(plan, [[0, { type: 'start' }], [0, { type: 'spawned', pid: 9 }], [1, { type: 'stop', intent: { reason: 'shutdown', restart: false, signal: 'SIGINT' } }]]));
     expect(t.effects).toContainEqual({ type: 'signal', signal: 'SIGINT' });
+  });
+
+  it('the stop signal is followed by SIGCONT (shutdown and memory stops), a relayed signal is not', () => {
+    const signals = (plan: ProgramPlan, intent: { reason: string; restart: boolean; signal?: NodeJS.Signals }) =>
+      last(run(plan, [[0, { type: 'start' }], [0, { type: 'spawned', pid: 9 }], [1, { type: 'stop', intent }]]))
+        .effects.flatMap((e) => (e.type === 'signal' ? [e.signal] : []));
+    const plan = programPlan({ startSecsMs: 0, stopSignal: 'SIGUSR2' });
+    expect(signals(plan, { reason: 'shutdown', restart: false })).toEqual(['SIGUSR2', 'SIGCONT']);
+    expect(signals(plan, { reason: 'memory_cap', restart: true })).toEqual(['SIGUSR2', 'SIGCONT']);
+    // Single-command mode relays the signal it got, alone (tini and dumb-init do).
+    expect(signals(plan, { reason: 'shutdown', restart: false, signal: 'SIGINT' })).toEqual(['SIGINT']);
+    // A stop_signal that is SIGCONT or SIGKILL itself needs no SIGCONT after it.
+    expect(signals(programPlan({ startSecsMs: 0, stopSignal: 'SIGKILL' }), { reason: 'shutdown', restart: false })).toEqual(['SIGKILL']);
+    expect(signals(programPlan({ startSecsMs: 0, stopSignal: 'SIGCONT' }), { reason: 'shutdown', restart: false })).toEqual(['SIGCONT']);
+  });
+
+  it('the SIGKILLs (grace expired, kill) are not followed by SIGCONT', () => {
+    const plan = programPlan({ startSecsMs: 0 });
+    const ts = run(plan, [
+      [0, { type: 'start' }],
+      [0, { type: 'spawned', pid: 9 }],
+      [1, { type: 'stop', intent: { reason: 'shutdown', restart: false } }],
+      [2, { type: 'grace_elapsed' }],
+      [3, { type: 'kill', reason: 'shutdown_timeout' }],
+    ]);
+    expect(ts[3]!.effects).toEqual([{ type: 'signal', signal: 'SIGKILL' }]);
+    expect(ts[4]!.effects).toEqual([{ type: 'signal', signal: 'SIGKILL' }]);
   });
 
   it('a stop for restart (memory) restarts even under on-failure after a clean exit', () => {

@@ -1,7 +1,8 @@
 // The supervisor loop with fake processes and fake timers: start order by
 // dependencies, blocked programs, shutdown in reverse order, exit codes.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Supervisor, type ProcessOps } from '../../src/supervision/supervisor.js';
+import { LEFTOVER_GRACE_MS, Supervisor, type ProcessOps } from '../../src/supervision/supervisor.js';
+import { FINAL_KILL_BOUND_MS } from '../../src/supervision/shutdown-kill.js';
 import type { EventFields, EventName } from '../../src/logging/events.js';
 import type { ChildExit, SpawnCallbacks } from '../../src/process/spawn.js';
 import type { ProgramPlan } from '../../src/plan/types.js';
@@ -16,9 +17,24 @@ interface FakeChild {
   exit(e: ChildExit): void;
 }
 
-function harness(programs: ProgramPlan[], singleCommand = false) {
+/**
+ * Leftover descendants (not the programs' main processes): each has a name, and
+ * what it does. `obeys`: SIGTERM ends it. `escapes`: it survives that many kill
+ * rounds (a hopper slipping past), then dies. `unkillable`: no round ends it.
+ */
+interface Leftover {
+  pid: number;
+  obeys?: boolean;
+  escapes?: number;
+  unkillable?: boolean;
+  signals: NodeJS.Signals[];
+}
+
+function harness(programs: ProgramPlan[], singleCommand = false, over: { shutdownTimeoutMs?: number } = {}) {
   const children: FakeChild[] = [];
   const events: Array<{ event: EventName; fields: EventFields }> = [];
+  const leftovers: Leftover[] = [];
+  let rounds = 0;
   let nextPid = 100;
   let exitCode: number | undefined;
   const ops: ProcessOps = {
@@ -33,11 +49,32 @@ function harness(programs: ProgramPlan[], singleCommand = false) {
       children.push(child);
       return { pid: child.pid, signal: (sig) => (child.signals.push(sig), true) };
     },
-    descendants: () => [],
-    kill: () => true,
+    descendants: () => leftovers.map((l) => l.pid),
+    kill(pid, sig) {
+      const l = leftovers.find((x) => x.pid === pid);
+      if (!l) return false;
+      l.signals.push(sig);
+      if (sig === 'SIGTERM' && l.obeys) leftovers.splice(leftovers.indexOf(l), 1);
+      return true;
+    },
+    killRound() {
+      rounds++;
+      const killed = leftovers.map((l) => l.pid);
+      for (const l of [...leftovers]) {
+        l.signals.push('SIGSTOP', 'SIGKILL');
+        if (l.unkillable) continue;
+        if (l.escapes) {
+          l.escapes--;
+          l.pid += 1000; // it forked and exited: a new pid
+          continue;
+        }
+        leftovers.splice(leftovers.indexOf(l), 1);
+      }
+      return { sweeps: 2, converged: true, killed };
+    },
     reapNow: () => {},
   };
-  const sup = new Supervisor(supervisorPlan(programs, { singleCommand }), { remapToZero: new Set() }, {
+  const sup = new Supervisor(supervisorPlan(programs, { singleCommand, ...over }), { remapToZero: new Set() }, {
     events: { emit: (event, fields) => events.push({ event, fields }) },
     sinks: { stdout: nullSink(), stderr: nullSink() },
     ops,
@@ -45,7 +82,24 @@ function harness(programs: ProgramPlan[], singleCommand = false) {
     exit: (code) => (exitCode = code),
   });
   const live = (name: string) => children.filter((c) => c.name === name).at(-1)!;
-  return { sup, children, events, live, exitCode: () => exitCode, names: (ev: EventName) => events.filter((e) => e.event === ev).map((e) => e.fields.program) };
+  const leave = (l: Omit<Leftover, 'pid' | 'signals'>) => {
+    const entry = { pid: nextPid++, signals: [], ...l };
+    leftovers.push(entry);
+    return entry;
+  };
+  const fields = (ev: EventName) => events.filter((e) => e.event === ev).map((e) => e.fields);
+  return {
+    sup,
+    children,
+    events,
+    live,
+    leave,
+    leftovers,
+    rounds: () => rounds,
+    fields,
+    exitCode: () => exitCode,
+    names: (ev: EventName) => events.filter((e) => e.event === ev).map((e) => e.fields.program),
+  };
 }
 
 beforeEach(() => vi.useFakeTimers());
@@ -93,7 +147,7 @@ describe('Supervisor', () => {
     expect(h.names('child.stop')).toEqual(['c']);
     h.live('c').exit({ code: 0, signal: null });
     expect(h.names('child.stop')).toEqual(['c', 'b']);
-    expect(h.live('b').signals).toEqual(['SIGINT']);
+    expect(h.live('b').signals).toEqual(['SIGINT', 'SIGCONT']);
     h.live('b').exit({ code: 0, signal: null });
     h.live('a').exit({ code: null, signal: 'SIGTERM' });
     vi.advanceTimersByTime(100); // the descendants drain tick
@@ -106,7 +160,7 @@ describe('Supervisor', () => {
     h.sup.start();
     h.sup.requestShutdown('SIGTERM');
     vi.advanceTimersByTime(5000);
-    expect(h.live('stubborn').signals).toEqual(['SIGTERM', 'SIGKILL']);
+    expect(h.live('stubborn').signals).toEqual(['SIGTERM', 'SIGCONT', 'SIGKILL']);
   });
 
   it('a second SIGTERM SIGKILLs at once', () => {
@@ -114,7 +168,7 @@ describe('Supervisor', () => {
     h.sup.start();
     h.sup.requestShutdown('SIGTERM');
     h.sup.requestShutdown('SIGTERM');
-    expect(h.live('slow').signals).toEqual(['SIGTERM', 'SIGKILL']);
+    expect(h.live('slow').signals).toEqual(['SIGTERM', 'SIGCONT', 'SIGKILL']);
     expect(h.events.find((e) => e.event === 'child.kill')?.fields.reason).toBe('second SIGTERM');
   });
 
@@ -164,5 +218,145 @@ describe('Supervisor', () => {
     h.sup.forward('SIGHUP');
     expect(h.live('x').signals).toEqual(['SIGHUP']);
     expect(h.live('y').signals).toEqual([]);
+  });
+});
+
+describe('Supervisor shutdown budget: every program gets its stop signal before shutdown_timeout', () => {
+  it('a program is stopped at shutdown_timeout minus its stop_grace even while a dependent ignores its own stop signal', () => {
+    const h = harness(
+      [programPlan({ name: 'db', startSecsMs: 0, stopGraceMs: 1000 }), programPlan({ name: 'web', startSecsMs: 0, startAfter: ['db'], stopGraceMs: 10_000 })],
+      false,
+      { shutdownTimeoutMs: 5000 },
+    );
+    h.sup.start();
+    h.sup.requestShutdown('SIGTERM');
+    expect(h.live('web').signals).toEqual(['SIGTERM', 'SIGCONT']);
+    expect(h.live('db').signals).toEqual([]); // web (its dependent) is still alive
+    vi.advanceTimersByTime(3999);
+    expect(h.live('db').signals).toEqual([]);
+    vi.advanceTimersByTime(1);
+    // 5000 - 1000: db gets its stop signal with web still running, and its whole grace before the timeout.
+    expect(h.live('db').signals).toEqual(['SIGTERM', 'SIGCONT']);
+    expect(h.fields('child.stop').map((f) => [f.program, f.reason])).toEqual([
+      ['web', 'shutdown'],
+      ['db', 'shutdown_budget'],
+    ]);
+    h.live('db').exit({ code: 0, signal: null });
+    vi.advanceTimersByTime(1000); // shutdown_timeout: web, which ignored SIGTERM, is killed
+    expect(h.live('web').signals).toEqual(['SIGTERM', 'SIGCONT', 'SIGKILL']);
+    expect(h.fields('child.kill')).toEqual([expect.objectContaining({ program: 'web', reason: 'shutdown_timeout' })]);
+  });
+
+  it('a dependent that exits in time keeps the usual order: the budget does not stop anything early', () => {
+    const h = harness(
+      [programPlan({ name: 'db', startSecsMs: 0, stopGraceMs: 1000 }), programPlan({ name: 'web', startSecsMs: 0, startAfter: ['db'] })],
+      false,
+      { shutdownTimeoutMs: 5000 },
+    );
+    h.sup.start();
+    h.sup.requestShutdown('SIGTERM');
+    vi.advanceTimersByTime(3000);
+    h.live('web').exit({ code: 0, signal: null });
+    expect(h.fields('child.stop').map((f) => [f.program, f.reason])).toEqual([
+      ['web', 'shutdown'],
+      ['db', 'shutdown'],
+    ]);
+  });
+
+  it('a stop_grace as long as shutdown_timeout: the program is stopped at once, with its dependents', () => {
+    const h = harness(
+      [programPlan({ name: 'db', startSecsMs: 0, stopGraceMs: 30_000 }), programPlan({ name: 'web', startSecsMs: 0, startAfter: ['db'] })],
+      false,
+      { shutdownTimeoutMs: 25_000 },
+    );
+    h.sup.start();
+    h.sup.requestShutdown('SIGTERM');
+    expect(h.fields('child.stop').map((f) => [f.program, f.reason])).toEqual([
+      ['web', 'shutdown'],
+      ['db', 'shutdown_budget'],
+    ]);
+  });
+});
+
+describe('Supervisor leftovers and the final kill', () => {
+  const oneProgram = () => {
+    const h = harness([programPlan({ name: 'app', startSecsMs: 0 })]);
+    h.sup.start();
+    return h;
+  };
+
+  it('leftovers get SIGTERM then SIGCONT; one that obeys needs no kill', () => {
+    const h = oneProgram();
+    const l = h.leave({ obeys: true });
+    h.sup.requestShutdown('SIGTERM');
+    h.live('app').exit({ code: 0, signal: null });
+    expect(l.signals).toEqual(['SIGTERM']); // it obeyed the SIGTERM at once (and was gone for the SIGCONT)
+    vi.advanceTimersByTime(100);
+    expect(h.exitCode()).toBe(0);
+    expect(h.rounds()).toBe(0);
+    expect(h.fields('descendants.stop')).toEqual([{ count: 1, signal: 'SIGTERM', grace_ms: LEFTOVER_GRACE_MS }]);
+  });
+
+  it('a leftover that ignores SIGTERM: SIGCONT after it, then the final kill after the leftover grace; logged', () => {
+    const h = oneProgram();
+    const l = h.leave({});
+    h.sup.requestShutdown('SIGTERM');
+    h.live('app').exit({ code: 0, signal: null });
+    expect(l.signals).toEqual(['SIGTERM', 'SIGCONT']);
+    vi.advanceTimersByTime(LEFTOVER_GRACE_MS - 1);
+    expect(h.rounds()).toBe(0);
+    vi.advanceTimersByTime(1);
+    expect(l.signals).toEqual(['SIGTERM', 'SIGCONT', 'SIGSTOP', 'SIGKILL']);
+    vi.advanceTimersByTime(100);
+    expect(h.exitCode()).toBe(0);
+    expect(h.fields('descendants.stop').map((f) => [f.signal, f.count, f.reason])).toEqual([
+      ['SIGTERM', 1, undefined],
+      ['SIGKILL', 1, 'leftover_grace_expired'],
+    ]);
+    expect(h.fields('descendants.killed')).toEqual([expect.objectContaining({ reason: 'leftover_grace_expired', killed: 1, left: 0, converged: true })]);
+  });
+
+  it('a hopper that slips past three rounds: the final kill repeats until a round finds nothing', () => {
+    const h = oneProgram();
+    h.leave({ escapes: 3 });
+    h.sup.requestShutdown('SIGTERM');
+    h.live('app').exit({ code: 0, signal: null });
+    vi.advanceTimersByTime(LEFTOVER_GRACE_MS + 1000);
+    expect(h.leftovers).toEqual([]);
+    expect(h.rounds()).toBe(5); // four that killed something, one that found nothing
+    expect(h.fields('descendants.killed')).toEqual([expect.objectContaining({ rounds: 5, killed: 4, left: 0 })]);
+    expect(h.exitCode()).toBe(0);
+  });
+
+  it('the final kill is bounded: what cannot be killed is logged, and the supervisor exits anyway', () => {
+    const h = oneProgram();
+    const l = h.leave({ unkillable: true });
+    h.sup.requestShutdown('SIGTERM');
+    h.live('app').exit({ code: 0, signal: null });
+    vi.advanceTimersByTime(LEFTOVER_GRACE_MS);
+    expect(h.exitCode()).toBeUndefined();
+    vi.advanceTimersByTime(FINAL_KILL_BOUND_MS + 100);
+    expect(h.exitCode()).toBe(0);
+    const [summary] = h.fields('descendants.killed');
+    expect(summary).toMatchObject({ left: 1, left_pids: [l.pid], killed: 1 });
+    expect(summary!.elapsed_ms as number).toBeGreaterThanOrEqual(FINAL_KILL_BOUND_MS);
+    expect(h.events.at(-1)?.event).toBe('supervisor.exit');
+  });
+
+  it('shutdown_timeout runs the final kill at once, with the programs still alive', () => {
+    const h = harness([programPlan({ name: 'app', startSecsMs: 0, stopGraceMs: 60_000 })], false, { shutdownTimeoutMs: 2000 });
+    h.sup.start();
+    const l = h.leave({ escapes: 1 });
+    h.sup.requestShutdown('SIGTERM');
+    vi.advanceTimersByTime(2000);
+    expect(h.live('app').signals).toEqual(['SIGTERM', 'SIGCONT', 'SIGKILL']);
+    expect(l.signals.slice(0, 2)).toEqual(['SIGSTOP', 'SIGKILL']); // no SIGTERM grace for leftovers after the timeout
+    vi.advanceTimersByTime(100);
+    expect(h.leftovers).toEqual([]);
+    h.live('app').exit({ code: null, signal: 'SIGKILL' });
+    vi.advanceTimersByTime(100);
+    expect(h.exitCode()).toBe(0);
+    expect(h.fields('descendants.stop')).toEqual([{ count: 1, signal: 'SIGKILL', reason: 'shutdown_timeout' }]);
+    expect(h.fields('supervisor.exit')).toEqual([expect.objectContaining({ forced: true })]);
   });
 });
