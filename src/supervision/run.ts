@@ -193,8 +193,10 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     if (signalRoute(sig, mode) === 'shutdown') onSignal(sig);
     else events.emit('supervisor.signal', { signal: sig, action: 'ignored' }, `ignored ${sig}: no program was running yet`);
   }
-  // One turn of the event loop first: a signal caught by libuv while the modules
-  // loaded is delivered to its listener then, so it too stops the start.
-  setImmediate(() => supervisor.start());
+  // A signal caught by libuv while we were busy loading (a kernel-level handler
+  // writes it to libuv's signal pipe) reaches its listener only when the loop
+  // next polls. Two nested immediates guarantee one poll before the start, from
+  // whichever phase we are called in; a shutdown asked then stops the start too.
+  setImmediate(() => setImmediate(() => supervisor.start()));
   return supervisor;
 }
