@@ -6,6 +6,7 @@
 // installs its own handlers (src/supervision/run.ts) and acts on it before
 // starting any program. Only node: built-ins may be imported statically here.
 import { EARLY_SIGNALS } from '../process/signals.js';
+import { FOREGROUND_SHIM_FLAG } from '../process/shim-flag.js';
 
 /** The signals caught since start-up, for the supervisor to take over. */
 export interface EarlySignals {
@@ -37,6 +38,11 @@ function catchEarly(signals: readonly NodeJS.Signals[]): EarlySignals {
   };
 }
 
+// The foreground shim (src/process/foreground.ts) only execs the command: it catches nothing.
+if (process.argv[2] === FOREGROUND_SHIM_FLAG) {
+  const { runForegroundShim } = await import('../process/foreground.js');
+  runForegroundShim(process.argv.slice(4));
+}
 const early = catchEarly(EARLY_SIGNALS);
 // esbuild keeps this in the one-file bundle; main's modules are evaluated only now.
 const { runCli } = await import('./main.js');

@@ -11,6 +11,7 @@ import { makeStdioBlocking, stderr, stdout } from '../logging/sink.js';
 import { BLOCKED_ON_MAIN_THREAD, FORWARDED_SIGNALS, SELF_SIGNALS, SHUTDOWN_SIGNALS, signalName, signalNumber, signalRoute } from '../process/signals.js';
 import type { EarlySignals } from '../cli/entry.js';
 import { isSpawnedChild, startChild } from '../process/spawn.js';
+import { ForegroundTerminal } from '../process/foreground.js';
 import { descendantsOf } from '../process/tree.js';
 import { startReaper } from '../process/reaper.js';
 import { libc } from '../sys/libc.js';
@@ -66,6 +67,9 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     : undefined;
   if (!sys) events.emit('supervisor.warning', { reason: 'libc_unavailable', error: libcError }, 'cannot load libc through koffi: orphaned processes will not be reaped');
 
+  // Single-command mode on a terminal we hold: the command gets its own group and the terminal.
+  const terminal = ForegroundTerminal.detect(plan.singleCommand, isPid1);
+
   // The memory manager acts on the supervisor only through this narrow control.
   let supervisor: Supervisor | undefined;
   const memory = new MemoryManager(plan, detectMemoryEnvironment(), events, {
@@ -91,13 +95,20 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     sinks,
     now: () => Date.now(),
     ops: {
-      spawn: startChild,
+      spawn: terminal
+        ? (p, childSinks, cb) => {
+            const child = startChild(terminal.plan(p), childSinks, cb);
+            if (child) terminal.spawned(child.pid);
+            return child;
+          }
+        : startChild,
       descendants: () => descendantsOf(process.pid),
       kill: killPid,
       reapNow: () => reaper?.request(),
     },
     exit(code) {
       reaper?.stop();
+      terminal?.restore();
       sinks.stdout.flush();
       sinks.stderr.flush();
       process.exit(code);
@@ -121,6 +132,7 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
         supervisor.requestShutdown(sig);
         break;
       case 'forward':
+        if (sig === 'SIGCONT') terminal?.continued();
         supervisor.forward(sig);
         break;
       case 'suspend':
@@ -142,6 +154,12 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     } catch {
       // a signal this platform does not have
     }
+  }
+  // A command stopped by the terminal (Ctrl-Z) stops us too, for the shell's job control.
+  if (terminal) {
+    process.on('SIGCHLD', () => {
+      for (const pid of supervisor.runningPids().values()) terminal.childChanged(pid);
+    });
   }
   // Our listeners are in place: the early ones (src/cli/entry.ts) can go. What
   // they caught is acted on below, before any program starts.
@@ -187,10 +205,11 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
   } catch (e) {
     events.emit('supervisor.error', errorFields(e), 'memory management failed to start: programs run without caps');
   }
-  // A shutdown asked for during start-up ends the run before any program starts;
-  // other signals had nobody to go to yet.
+  // A shutdown asked for during start-up ends the run before any program starts,
+  // a job-control stop stops us; other signals had nobody to go to yet.
   for (const sig of early) {
-    if (signalRoute(sig, mode) === 'shutdown') onSignal(sig);
+    const route = signalRoute(sig, mode);
+    if (route === 'shutdown' || route === 'suspend') onSignal(sig);
     else events.emit('supervisor.signal', { signal: sig, action: 'ignored' }, `ignored ${sig}: no program was running yet`);
   }
   // A signal caught by libuv while we were busy loading (a kernel-level handler
