@@ -156,7 +156,11 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     }
   }
   // A command stopped by the terminal (Ctrl-Z) stops us too, for the shell's job control.
+  // Our own log lines are now written from a background group: with `stty tostop`
+  // a caught SIGTTOU would make each write restart forever, so it is blocked on
+  // this thread (the write then proceeds; a SIGTTOU from outside still arrives).
   if (terminal) {
+    sys?.blockSignalsOnThisThread([signalNumber('SIGTTOU')]);
     process.on('SIGCHLD', () => {
       for (const pid of supervisor.runningPids().values()) terminal.childChanged(pid);
     });
