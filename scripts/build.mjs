@@ -52,7 +52,9 @@ import { execFileSync } from 'node:child_process';
 };
 
 await build({
-  entryPoints: [join(root, 'src/cli/main.ts')],
+  // entry.ts catches signals first, then imports main.ts: esbuild inlines that
+  // dynamic import (no splitting), so the bundle stays one file.
+  entryPoints: [join(root, 'src/cli/entry.ts')],
   outfile: staging,
   bundle: true,
   platform: 'node',

@@ -2,6 +2,7 @@
 // `supervisor -- cmd args` runs one command like tini, `supervisor validate`
 // checks a config, `supervisor schema` prints the config's JSON Schema.
 // Bad input ends here with one line on stderr and exit code 2, never a stack trace.
+// Loaded by src/cli/entry.ts once the early signal listeners are in place.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { LogFormat, LogLevel, SupervisorPlan } from '../plan/types.js';
@@ -9,6 +10,7 @@ import { createLogger } from '../logging/logger.js';
 import { runSupervisor, VERSION } from '../supervision/run.js';
 import { readPlan, configSchemaText, validateConfig, UsageError } from './plan-source.js';
 import { EXIT_USAGE, EXIT_INTERNAL } from './exit-codes.js';
+import type { EarlySignals } from './entry.js';
 
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty', 'auto'];
@@ -28,7 +30,7 @@ function parseRemap(values: unknown[]): Set<number> {
   return out;
 }
 
-async function main(): Promise<void> {
+async function main(early: EarlySignals): Promise<void> {
   const parser = yargs(hideBin(process.argv))
     .scriptName('supervisor')
     .usage('$0 [options] [-- command [args...]]\n\nRuns the programs of supervisor.yaml, or one command, as a container init (PID 1).')
@@ -93,10 +95,12 @@ async function main(): Promise<void> {
     level: (argv['log-level'] as LogLevel | undefined) ?? log.level ?? 'info',
     format: (argv['log-format'] as LogFormat | undefined) ?? log.format ?? 'auto',
   });
-  runSupervisor(plan, { remapToZero: parseRemap(argv['remap-exit'] as unknown[]) }, events);
+  runSupervisor(plan, { remapToZero: parseRemap(argv['remap-exit'] as unknown[]), early }, events);
 }
 
-main().catch((e: unknown) => {
-  // Only reached before any child runs: nothing to keep safe, so exit clearly.
-  fail(`internal error: ${e instanceof Error ? e.message : String(e)}`, EXIT_INTERNAL);
-});
+export function runCli(early: EarlySignals): Promise<void> {
+  return main(early).catch((e: unknown) => {
+    // Only reached before any child runs: nothing to keep safe, so exit clearly.
+    fail(`internal error: ${e instanceof Error ? e.message : String(e)}`, EXIT_INTERNAL);
+  });
+}

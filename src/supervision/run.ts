@@ -8,8 +8,10 @@ import { constants } from 'node:os';
 import type { SupervisorPlan } from '../plan/types.js';
 import type { EventSink } from '../logging/events.js';
 import { EXIT_FLUSH_MS, makeStdioBlocking, stderr, stdout } from '../logging/sink.js';
-import { FORWARDED_SIGNALS, SHUTDOWN_SIGNALS, signalName } from '../process/signals.js';
+import { BLOCKED_ON_MAIN_THREAD, FORWARDED_SIGNALS, SELF_SIGNALS, SHUTDOWN_SIGNALS, signalName, signalNumber, signalRoute } from '../process/signals.js';
+import type { EarlySignals } from '../cli/entry.js';
 import { isSpawnedChild, startChild } from '../process/spawn.js';
+import { ForegroundTerminal } from '../process/foreground.js';
 import { descendantsOf } from '../process/tree.js';
 import { groupPolicy, killRound, procTreeAccess, readStat } from '../process/kill-tree.js';
 import { killCgroup } from '../process/cgroup-kill.js';
@@ -25,6 +27,8 @@ export const VERSION = typeof __SUPERVISOR_VERSION__ === 'string' ? __SUPERVISOR
 
 export interface RunOptions {
   remapToZero: ReadonlySet<number>;
+  /** The signals caught before the supervisor loaded (src/cli/entry.ts). */
+  early?: EarlySignals;
 }
 
 /** kill(2) that reports a vanished process as false instead of throwing. */
@@ -65,6 +69,9 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     : undefined;
   if (!sys) events.emit('supervisor.warning', { reason: 'libc_unavailable', error: libcError }, 'cannot load libc through koffi: orphaned processes will not be reaped');
 
+  // Single-command mode on a terminal we hold: the command gets its own group and the terminal.
+  const terminal = ForegroundTerminal.detect(plan.singleCommand, isPid1);
+
   // The memory manager acts on the supervisor only through this narrow control.
   let supervisor: Supervisor | undefined;
   const memory = new MemoryManager(plan, detectMemoryEnvironment(), events, {
@@ -94,7 +101,13 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     sinks,
     now: () => Date.now(),
     ops: {
-      spawn: startChild,
+      spawn: terminal
+        ? (p, childSinks, cb) => {
+            const child = startChild(terminal.plan(p), childSinks, cb);
+            if (child) terminal.spawned(child.pid);
+            return child;
+          }
+        : startChild,
       descendants: () => descendantsOf(process.pid),
       kill: killPid,
       killRound: () => killRound(treeAccess, { root: process.pid, mayKillGroup, maxSweeps: 1000, maxMs: 200 }),
@@ -103,6 +116,7 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     },
     exit(code) {
       reaper?.stop();
+      terminal?.restore();
       // Give a slow log reader a short, bounded time; a stalled one never holds up the exit.
       void Promise.all([sinks.stdout.flush(EXIT_FLUSH_MS), sinks.stderr.flush(EXIT_FLUSH_MS)]).then(() => process.exit(code));
     },
@@ -112,24 +126,60 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
   process.on('uncaughtException', (e) => events.emit('supervisor.error', errorFields(e), 'internal error (supervisor keeps running)'));
   process.on('unhandledRejection', (e) => events.emit('supervisor.error', errorFields(e), 'internal error (supervisor keeps running)'));
 
-  for (const sig of SHUTDOWN_SIGNALS) {
-    process.on(sig, () => {
-      events.emit('supervisor.signal', { signal: sig }, `received ${sig}`);
-      supervisor.requestShutdown(sig);
-    });
-  }
-  for (const sig of FORWARDED_SIGNALS) {
+  // Every signal from outside has a route (src/process/signals.ts): none but
+  // SIGKILL and SIGSTOP can end the supervisor. The fault signals and SIGPIPE are
+  // caught only once this (main) thread blocks them: a real fault or a broken
+  // pipe of our own then stays ours, a kill(2) from outside goes to the listener.
+  const mode = plan.singleCommand;
+  const blocked = sys ? sys.blockSignalsOnThisThread(BLOCKED_ON_MAIN_THREAD.map(signalNumber)) === 0 : false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    switch (signalRoute(sig, mode)) {
+      case 'shutdown':
+        events.emit('supervisor.signal', { signal: sig }, `received ${sig}`);
+        supervisor.requestShutdown(sig);
+        break;
+      case 'forward':
+        if (sig === 'SIGCONT') terminal?.continued();
+        supervisor.forward(sig);
+        break;
+      case 'suspend':
+        // Like dumb-init: relay, then stop ourselves so the shell that started us
+        // sees its job stop (SIGCONT, relayed too, resumes both). PID 1 cannot be
+        // stopped by its own signals: there it only relays.
+        supervisor.forward(sig);
+        if (!isPid1) killPid(process.pid, 'SIGSTOP');
+        break;
+      case 'ignore':
+        events.emit('supervisor.signal', { signal: sig, action: 'ignored' }, `ignored ${sig}`);
+        break;
+    }
+  };
+  for (const sig of [...SHUTDOWN_SIGNALS, ...FORWARDED_SIGNALS, ...SELF_SIGNALS]) {
+    if (BLOCKED_ON_MAIN_THREAD.includes(sig) && !blocked) continue;
     try {
-      process.on(sig, () => supervisor.forward(sig));
+      process.on(sig, () => onSignal(sig));
     } catch {
       // a signal this platform does not have
     }
   }
+  // A command stopped by the terminal (Ctrl-Z) stops us too, for the shell's job control.
+  // Our own log lines are now written from a background group: with `stty tostop`
+  // a caught SIGTTOU would make each write restart forever, so it is blocked on
+  // this thread (the write then proceeds; a SIGTTOU from outside still arrives).
+  if (terminal) {
+    sys?.blockSignalsOnThisThread([signalNumber('SIGTTOU')]);
+    process.on('SIGCHLD', () => {
+      for (const pid of supervisor.runningPids().values()) terminal.childChanged(pid);
+    });
+  }
+  // Our listeners are in place: the early ones (src/cli/entry.ts) can go. What
+  // they caught is acted on below, before any program starts.
+  const early = options.early?.release() ?? [];
 
   // signal-exit treats a signal it listens to as fatal when it is the only
-  // listener, and would then run the cleanup below (SIGKILL every child). PID 1
-  // must not die of a stray SIGABRT/SIGTRAP/SIGSYS, nor of SIGPOLL/SIGIOT, the
-  // aliases of SIGIO/SIGABRT: listen to each of them too (log and ignore).
+  // listener, and would then run the cleanup below (SIGKILL every child). Every
+  // signal of its list has our listener above, except SIGPOLL/SIGIOT, the
+  // aliases of SIGIO/SIGABRT: give those a no-op so it never sees itself alone.
   for (const sig of signalExitSignals as NodeJS.Signals[]) {
     if (process.listenerCount(sig) > 0) continue;
     const num = constants.signals[sig];
@@ -166,6 +216,17 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
   } catch (e) {
     events.emit('supervisor.error', errorFields(e), 'memory management failed to start: programs run without caps');
   }
-  supervisor.start();
+  // A shutdown asked for during start-up ends the run before any program starts,
+  // a job-control stop stops us; other signals had nobody to go to yet.
+  for (const sig of early) {
+    const route = signalRoute(sig, mode);
+    if (route === 'shutdown' || route === 'suspend') onSignal(sig);
+    else events.emit('supervisor.signal', { signal: sig, action: 'ignored' }, `ignored ${sig}: no program was running yet`);
+  }
+  // A signal caught by libuv while we were busy loading (a kernel-level handler
+  // writes it to libuv's signal pipe) reaches its listener only when the loop
+  // next polls. Two nested immediates guarantee one poll before the start, from
+  // whichever phase we are called in; a shutdown asked then stops the start too.
+  setImmediate(() => setImmediate(() => supervisor.start()));
   return supervisor;
 }

@@ -123,10 +123,17 @@ export class Supervisor {
     this.pump();
   }
 
-  /** A shutdown signal (SIGTERM/SIGINT): graceful the first time, SIGKILL everything the second. */
+  /**
+   * A shutdown signal (SIGTERM/SIGINT): graceful the first time. Again, config
+   * mode SIGKILLs everything; single-command mode relays it to the command each
+   * time, like tini (the command decides; its stop_grace still ends in SIGKILL),
+   * and SIGKILLs only leftovers once the command is gone. Before start(): no
+   * program ever starts.
+   */
   requestShutdown(signal: NodeJS.Signals): void {
     if (this.shutdown) {
-      this.forceKill(`second ${signal}`);
+      if (this.plan.singleCommand && this.runtimes.some((rt) => rt.child && ALIVE_PHASES.has(rt.state.phase))) this.forward(signal);
+      else this.forceKill(`second ${signal}`);
       return;
     }
     this.beginShutdown({ kind: 'signal', signal }, this.plan.singleCommand ? signal : undefined);
@@ -433,7 +440,7 @@ export class Supervisor {
     clearTimeout(sd.budgetTimer);
     clearTimeout(sd.leftoverTimer);
     const single = this.plan.singleCommand ? this.runtimes[0]?.state.lastExit?.status : undefined;
-    const code = decideExitCode(sd.cause, { singleCommandStatus: single, remapToZero: this.options.remapToZero });
+    const code = decideExitCode(sd.cause, { singleCommand: this.plan.singleCommand, singleCommandStatus: single, remapToZero: this.options.remapToZero });
     this.hook('finished', code);
     this.deps.events.emit('supervisor.exit', { code, reason: sd.cause.kind, forced: sd.forced, shutdown_ms: this.deps.now() - sd.startedAt }, `exiting with code ${code}`);
     this.deps.exit(code);

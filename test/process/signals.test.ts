@@ -1,10 +1,11 @@
 // Every signal the supervisor forwards reaches the child (single-command mode) or
 // the child's whole process group (config mode, process_group: true); SIGINT and
-// SIGTERM are relayed as they are in single-command mode. A recorder fixture
+// SIGTERM are relayed as they are in single-command mode, every time; no signal
+// sent from outside but SIGKILL/SIGSTOP ends the supervisor. A recorder fixture
 // appends each signal it receives to a file.
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { byEvent, FIXTURES, killAllRuns, startInit, tempDir, writeConfig, type InitRun } from '../helpers/init.js';
+import { byEvent, FIXTURES, killAllRuns, procState, startInit, tempDir, writeConfig, type InitRun } from '../helpers/init.js';
 import { lines, until } from './support.js';
 
 afterEach(killAllRuns);
@@ -14,6 +15,9 @@ const RECORDER = join(FIXTURES, 'signal-recorder.mjs');
 // FORWARDED_SIGNALS of src/process/signals.ts, except SIGIO (see its own test below).
 const FORWARDED = ['SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGALRM', 'SIGVTALRM', 'SIGPROF', 'SIGURG',
   'SIGPWR', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGXCPU', 'SIGXFSZ', 'SIGSTKFLT'] as const;
+
+// SELF_SIGNALS of src/process/signals.ts.
+const SELF = ['SIGABRT', 'SIGTRAP', 'SIGSYS', 'SIGPIPE', 'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL'] as const;
 
 const ready = (tag: string) => (e: Record<string, unknown>) => e.fixture === 'ready' && e.tag === tag;
 
@@ -95,17 +99,76 @@ programs:
     ]);
   });
 
-  it('SIGABRT, SIGTRAP and SIGSYS sent to PID 1 are logged and ignored: no child is touched', async () => {
+  // The signals a process normally gets from its own faults. Sent from outside,
+  // none may end the supervisor, PID 1 or not (under `docker run --init` or
+  // shareProcessNamespace another process is PID 1, and the kernel no longer
+  // shields it): single-command mode relays them like tini and dumb-init.
+  for (const pid1 of [false, true]) {
+    it(`single-command mode${pid1 ? ' as PID 1' : ', not PID 1'}: every self signal sent from outside is relayed to the command; the supervisor survives`, async () => {
+      const out = join(tempDir(), 'signals.txt');
+      const run = startInit(['--', process.execPath, RECORDER, '--out', out], { pid1 });
+      await run.waitFor(ready('main'), 30_000);
+      await sendAndExpect(run, out, [...SELF, 'SIGHUP'], ['main']);
+      expect(run.events.filter(byEvent('child.kill'))).toEqual([]);
+      expect(run.proc.exitCode).toBe(null);
+    });
+  }
+
+  it('config mode, not PID 1: self signals sent from outside are logged and ignored; no program is touched', async () => {
     const out = join(tempDir(), 'signals.txt');
-    const run = startInit(['--', process.execPath, RECORDER, '--out', out]);
-    await run.waitFor(ready('main'), 30_000);
-    for (const sig of ['SIGABRT', 'SIGTRAP', 'SIGSYS'] as const) {
+    const config = writeConfig(`
+programs:
+  rec:
+    command: ${JSON.stringify([process.execPath, RECORDER, '--out', out, '--tag', 'leader', '--exit-on', 'SIGTERM'])}
+    start_secs: 0
+`);
+    const run = startInit(['-c', config], { pid1: false });
+    await run.waitFor(ready('leader'), 30_000);
+    for (const sig of SELF) {
       await run.signal(sig);
       await run.waitFor((e) => e.event === 'supervisor.signal' && e.signal === sig && e.action === 'ignored');
     }
-    // Still supervising: a forwarded signal still arrives, and nothing exited or was killed.
-    await sendAndExpect(run, out, ['SIGHUP'], ['main']);
+    // Still supervising: a forwarded signal arrives, and nothing else did.
+    await sendAndExpect(run, out, ['SIGHUP'], ['leader']);
+    await run.signal('SIGTERM');
+    expect((await run.done).code).toBe(0);
+  });
+
+  it('single-command mode: each SIGTERM and SIGINT is relayed, the second ones too (no SIGKILL)', async () => {
+    const out = join(tempDir(), 'signals.txt');
+    const run = startInit(['--', process.execPath, RECORDER, '--out', out, '--exit-on', 'SIGUSR2', '--exit-code', '5']);
+    await run.waitFor(ready('main'), 30_000);
+    const sent: string[] = [];
+    for (const sig of ['SIGTERM', 'SIGTERM', 'SIGINT', 'SIGINT'] as const) {
+      // One at a time: the command records each before the next is sent (signals of one kind coalesce).
+      await run.signal(sig);
+      sent.push(`main ${sig}`);
+      await until(() => lines(out).length === sent.length, `${sig} #${sent.length} to reach the command (got ${lines(out).join(', ')})`);
+    }
+    expect(lines(out)).toEqual(sent);
     expect(run.events.filter(byEvent('child.kill'))).toEqual([]);
+    expect(run.events.filter(byEvent('child.exit'))).toEqual([]);
+    // The command decides: it ends on SIGUSR2, still relayed during the shutdown.
+    await run.signal('SIGUSR2');
+    expect((await run.done).code).toBe(5);
+    expect(lines(out)).toEqual(['main SIGTERM', 'main SIGTERM', 'main SIGINT', 'main SIGINT', 'main SIGUSR2']);
+  });
+
+  it('single-command mode, not PID 1: SIGTSTP is relayed and the supervisor stops itself; SIGCONT resumes both', async () => {
+    const out = join(tempDir(), 'signals.txt');
+    const run = startInit(['--', process.execPath, RECORDER, '--out', out], { pid1: false });
+    await run.waitFor(ready('main'), 30_000);
+    const pid = await run.supervisorPid();
+    await run.signal('SIGTSTP');
+    await until(() => procState(pid) === 'T', 'the supervisor to stop itself');
+    await until(() => lines(out).includes('main SIGTSTP'), 'SIGTSTP to reach the command');
+    await run.signal('SIGCONT');
+    await until(() => lines(out).includes('main SIGCONT'), 'SIGCONT to reach the command');
+    expect(procState(pid)).not.toBe('T');
+    // Supervising again: the next signal is relayed as usual.
+    await run.signal('SIGHUP');
+    await until(() => lines(out).includes('main SIGHUP'), 'SIGHUP to reach the command');
+    expect(lines(out)).toEqual(['main SIGTSTP', 'main SIGCONT', 'main SIGHUP']);
   });
 
   for (const [sig, code] of [['SIGINT', 42], ['SIGTERM', 43]] as const) {

@@ -1,0 +1,49 @@
+// The bundle's entry: its first statements catch every shutdown and forwarded
+// signal, before the heavy modules (yargs, zod, yaml, pino) are even evaluated.
+// A signal sent to a PID-namespace init that has no handler is discarded by the
+// kernel, so until these listeners exist a `docker stop` or a pod deletion is
+// lost. What arrives is recorded; the supervisor takes the record over when it
+// installs its own handlers (src/supervision/run.ts) and acts on it before
+// starting any program. Only node: built-ins may be imported statically here.
+import { EARLY_SIGNALS } from '../process/signals.js';
+import { FOREGROUND_SHIM_FLAG } from '../process/shim-flag.js';
+
+/** The signals caught since start-up, for the supervisor to take over. */
+export interface EarlySignals {
+  /**
+   * Removes the early listeners and returns what arrived, oldest first. Install
+   * your own listeners first: between the two, the signal would be uncaught.
+   */
+  release(): NodeJS.Signals[];
+}
+
+function catchEarly(signals: readonly NodeJS.Signals[]): EarlySignals {
+  const arrived: NodeJS.Signals[] = [];
+  const listeners = new Map<NodeJS.Signals, () => void>();
+  for (const sig of signals) {
+    const listener = () => void arrived.push(sig);
+    try {
+      process.on(sig, listener);
+      listeners.set(sig, listener);
+    } catch {
+      // a signal this platform does not have
+    }
+  }
+  return {
+    release() {
+      for (const [sig, listener] of listeners) process.off(sig, listener);
+      listeners.clear();
+      return arrived.splice(0);
+    },
+  };
+}
+
+// The foreground shim (src/process/foreground.ts) only execs the command: it catches nothing.
+if (process.argv[2] === FOREGROUND_SHIM_FLAG) {
+  const { runForegroundShim } = await import('../process/foreground.js');
+  runForegroundShim(process.argv.slice(4));
+}
+const early = catchEarly(EARLY_SIGNALS);
+// esbuild keeps this in the one-file bundle; main's modules are evaluated only now.
+const { runCli } = await import('./main.js');
+await runCli(early);
