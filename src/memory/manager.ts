@@ -303,7 +303,7 @@ export class MemoryManager implements SupervisorHooks {
       return;
     } catch (e) {
       const error = e instanceof Error ? e.message : String(e);
-      if (errnoCode((e as { cause?: unknown }).cause) === 'EBUSY' && pm.maxBytes !== undefined) {
+      if (errnoCode(e) === 'EBUSY' && pm.maxBytes !== undefined) {
         const usage = safe(() => leaf.readUsage());
         pm.lastLeafUsage = usage;
         pm.stoppingForMemory = true;
