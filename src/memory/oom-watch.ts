@@ -209,7 +209,8 @@ export class OomWatch {
       const prev = this.last.get(p.name);
       const procs = new Map<number, ProcInfo>();
       for (const pid of new Set([p.mainPid, ...safeList(() => this.deps.processesOf(p))])) {
-        procs.set(pid, prev?.get(pid) ?? { pid, comm: this.deps.comm(pid), main: pid === p.mainPid });
+        // comm is read every time: a forked child changes it when it execs.
+        procs.set(pid, { pid, comm: this.deps.comm(pid) ?? prev?.get(pid)?.comm ?? null, main: pid === p.mainPid });
       }
       next.set(p.name, procs);
     }
