@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { descendantsOf } from '../process/tree.js';
 import { errnoCode } from './files.js';
 import { readOomScoreAdj, writeOomScoreAdj } from './oom-score.js';
-import { OomWatch, type OomReport, type WatchedProgram } from './oom-watch.js';
+import { isLive, OomWatch, type OomReport, type WatchedProgram } from './oom-watch.js';
 import { chooseGuardVictim, classifyKill, guardTriggered, watchdogVerdict } from './policy.js';
 import { sampleTree, type TreeSample } from './sampler.js';
 
@@ -200,7 +200,8 @@ export class MemoryManager implements SupervisorHooks {
         programs: () => [...this.programs.values()].map((pm): WatchedProgram => ({ name: pm.plan.name, mainPid: pm.pid, leaf: pm.leaf, maxBytes: pm.maxBytes })),
         containerEvents: () => safe(() => this.readContainer()?.events) ?? null,
         containerEventsFile: env.cgroup === 'v2' ? join(path, 'memory.events') : undefined,
-        processesOf: (p) => (p.leaf ? p.leaf.pids() : p.mainPid === undefined ? [] : [p.mainPid, ...descendantsOf(p.mainPid)]),
+        // A leaf lists no zombies; a tree does, until their parent waits: a dead process is gone.
+        processesOf: (p) => (p.leaf ? p.leaf.pids() : p.mainPid === undefined ? [] : [p.mainPid, ...descendantsOf(p.mainPid)].filter((pid) => isLive(pid))),
         comm: (pid) => safe(() => readFileSync(`/proc/${pid}/comm`, 'latin1').trim()) ?? null,
         report: (r) => this.reportOom(r),
         now: this.now,

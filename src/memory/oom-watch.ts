@@ -10,7 +10,7 @@
 // that are gone now (a pure function below); the supervisor's samples are its
 // only knowledge of a program's processes, so a victim born and killed between two
 // samples is reported as unknown, never guessed.
-import { watch, type FSWatcher } from 'node:fs';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { CgroupLeaf, MemoryEvents } from './cgroup.js';
 
@@ -181,7 +181,7 @@ export class OomWatch {
   leafEnded(name: string): void {
     const s = this.leaves.get(name);
     if (!s) return;
-    this.check(true);
+    this.check(name);
     s.watcher?.close();
     if (this.deps.version === 'v2') for (const k of COUNTERS) this.removed[k]! += s.lastRead[k] ?? 0;
     this.leaves.delete(name);
@@ -195,7 +195,7 @@ export class OomWatch {
   /** A main process died of SIGKILL: reports it if the counters explain it. True when it is (or was already) reported as an OOM kill. */
   mainKilled(name: string, pid: number): boolean {
     if (this.wasReported.has(pid)) return true;
-    this.check(true, { name, pid });
+    this.check(name, { name, pid });
     return this.wasReported.has(pid);
   }
 
@@ -225,11 +225,12 @@ export class OomWatch {
   }
 
   /**
-   * Reads every counter and reports each increase. `force`: report now even when
-   * the victim has not been seen to vanish yet (the leaf is about to go, or the main
-   * process is known to be dead: `killed`).
+   * Reads every counter and reports each increase. `flush`: the program whose
+   * increase is reported now even when no victim has been seen to vanish yet (its
+   * leaf is about to go, or its main process is known to be dead: `killed`); the
+   * others keep waiting for their victims to exit.
    */
-  check(force = false, killed?: { name: string; pid: number }): void {
+  check(flush?: string, killed?: { name: string; pid: number }): void {
     const now = this.deps.now();
     let waiting = false;
     const programs = new Map(this.deps.programs().map((p) => [p.name, p]));
@@ -240,7 +241,7 @@ export class OomWatch {
       if (ev.oom_kill <= s.seen.oom_kill) continue;
       const p = programs.get(name);
       const victims = this.vanished(name, p ? safeList(() => this.deps.processesOf(p)) : [], killed);
-      if (victims.length === 0 && !force) {
+      if (victims.length === 0 && flush !== name) {
         s.pendingSince ??= now;
         if (now - s.pendingSince < SETTLE_MS) {
           waiting = true;
@@ -263,7 +264,7 @@ export class OomWatch {
         leafEvents: ev,
       });
     }
-    waiting = this.checkContainer(force, now, programs, killed) || waiting;
+    waiting = this.checkContainer(flush !== undefined && !this.leaves.has(flush), now, programs, killed) || waiting;
     if (waiting && !this.recheck) {
       this.recheck = setTimeout(() => {
         this.recheck = undefined;
@@ -372,6 +373,17 @@ export class OomWatch {
     } catch {
       return undefined; // the sampling tick still polls
     }
+  }
+}
+
+/** False for a zombie (it has died; only its parent's wait is missing) or a vanished pid. */
+export function isLive(pid: number, procRoot = '/proc'): boolean {
+  try {
+    const stat = readFileSync(`${procRoot}/${pid}/stat`, 'latin1');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
   }
 }
 
