@@ -283,8 +283,11 @@ export class OomWatch {
     }
     const delta = counterDelta(this.containerSeen, current);
     if (delta.oom_kill <= 0) {
-      // A leaf's increase read after the container's can make the difference negative for a moment: keep the higher baseline.
+      // The leaves are read before the container, so a kill in a leaf between the two
+      // reads shows here as +1 for one pass (then waits, see below) and is gone on the
+      // next; whatever the cause, a difference that is gone ends the wait.
       if (delta.oom_kill < 0) this.containerSeen = current;
+      this.containerPendingSince = undefined;
       return false;
     }
     const kills = killsFromDelta(delta);

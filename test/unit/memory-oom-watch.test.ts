@@ -143,6 +143,29 @@ describe('OomWatch', () => {
     expect(h.reports).toHaveLength(1);
   });
 
+  it('a leaf kill read by the container before the leaf is never reported as a kill outside the leaves', () => {
+    const leaf = fakeLeaf('app');
+    leaf.procs = [100, 101, 102];
+    const h = harness([{ name: 'app', mainPid: 100, leaf, maxBytes: 1 << 20 }], {});
+    h.watch.leafStarted('app', leaf);
+    h.watch.snapshot();
+    for (const [n, victim] of [[1, 101], [2, 102]] as const) {
+      // The container's hierarchical counter is read after the kill, the leaf's before it.
+      h.setContainer({ oom_kill: n, oom: n, max: n });
+      h.watch.check();
+      leaf.events = ev({ oom_kill: n, oom: n, max: n });
+      leaf.procs = leaf.procs.filter((p) => p !== victim);
+      h.advance(1000);
+      h.watch.check();
+      h.advance(1000);
+    }
+    h.watch.stop();
+    expect(h.reports.map((r) => [r.program, r.evidence, r.victims.map((v) => v.pid)])).toEqual([
+      ['app', 'leaf', [101]],
+      ['app', 'leaf', [102]],
+    ]);
+  });
+
   it('container: every victim of one kill is reported, whichever main exit comes first', () => {
     const programs = ['a', 'b', 'c'].map((name, i) => ({ name, mainPid: 10 * (i + 1) }));
     const trees: Record<string, number[]> = { a: [], b: [], c: [] };

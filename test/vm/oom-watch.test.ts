@@ -155,8 +155,9 @@ describe('OOM kills on cgroup v2, supervisor as PID 1', () => {
       expect(of(events, 'child.spawn', p)).toHaveLength(1);
       expect(of(events, 'child.exit', p).every((e) => e.stop_reason === 'shutdown')).toBe(true);
     }
-    // Hierarchical: the container's counter saw exactly these three kills.
+    // Hierarchical: the container's counter saw exactly these three kills, and nothing else was reported.
     expect(report['oom_kill']).toBe(3);
+    expect(of(events, 'child.oom_killed')).toHaveLength(3);
     expect(report['local_oom_kill']).toBe(0);
   });
 
@@ -184,7 +185,7 @@ describe('OOM kills on cgroup v2, supervisor as PID 1', () => {
     expect(of(events, 'supervisor.error')).toEqual([]);
     expect(report['local_oom_group_kill']).toBe(1);
     expect(of(events, 'child.killed')).toEqual([]);
-    expect(kills.map((k) => k.program).sort()).toEqual(['a', 'b', 'c', 'leaker']);
+    expect(kills.map((k) => k.program).sort()).toEqual(['a', 'b', 'c', 'leaker']); // and no program: null
     for (const k of kills) {
       expect(k).toMatchObject({ evidence: 'container', oom_kills: 1, main_killed: true, enforce: 'cgroup' });
       expect(k.victims).toEqual([expect.objectContaining({ pid: k.pid, main: true })]);
