@@ -20,6 +20,8 @@ import { descendantsOf } from '../process/tree.js';
 import { errnoCode } from './files.js';
 import { readOomScoreAdj, writeOomScoreAdj } from './oom-score.js';
 import { isLive, OomWatch, type OomReport, type WatchedProgram } from './oom-watch.js';
+import { readV1Events } from './cgroup-v1.js';
+import { readV2Events } from './cgroup-v2.js';
 import { chooseGuardVictim, classifyKill, guardTriggered, watchdogVerdict } from './policy.js';
 import { sampleTree, type TreeSample } from './sampler.js';
 
@@ -44,8 +46,6 @@ interface ProgramMemory {
   oomScoreAdj: number;
   stopGraceMs: number;
   leaf?: CgroupLeaf;
-  /** Leaf counters when the current run started. */
-  leafBaseline?: MemoryEvents;
   pid?: number;
   last?: TreeSample;
   /** The last sample taken while the tree was alive (a dying process samples as 0). */
@@ -198,7 +198,8 @@ export class MemoryManager implements SupervisorHooks {
       this.oomWatch = new OomWatch({
         version: env.cgroup,
         programs: () => [...this.programs.values()].map((pm): WatchedProgram => ({ name: pm.plan.name, mainPid: pm.pid, leaf: pm.leaf, maxBytes: pm.maxBytes })),
-        containerEvents: () => safe(() => this.readContainer()?.events) ?? null,
+        // Only the counters file: this runs on every change of memory.events, which a program at its cap changes often.
+        containerEvents: () => safe(() => (env.cgroup === 'v2' ? readV2Events(path, { allowMissing: true }) : readV1Events(path))) ?? null,
         containerEventsFile: env.cgroup === 'v2' ? join(path, 'memory.events') : undefined,
         // A leaf lists no zombies; a tree does, until their parent waits: a dead process is gone.
         processesOf: (p) => (p.leaf ? p.leaf.pids() : p.mainPid === undefined ? [] : [p.mainPid, ...descendantsOf(p.mainPid)].filter((pid) => isLive(pid))),
@@ -245,7 +246,6 @@ export class MemoryManager implements SupervisorHooks {
     pm.leaf = undefined;
     try {
       pm.leaf = this.driver.createLeaf(plan.name);
-      pm.leafBaseline = pm.leaf.readEvents();
     } catch (e) {
       // No leaf, no kernel cap: the watchdog takes over rather than leaving the program uncapped.
       pm.enforcement = 'watchdog';

@@ -15,11 +15,18 @@
 //          (PID 1 survives at oom_score_adj -1000). Every victim is child.oom_killed
 //          with evidence container (no leaf hit its own limit), one kill each. The
 //          leaker does not restart, so there is exactly one such kill.
+//   tiny   writable, 256 MiB: the memory manager itself (config validation may refuse
+//          such caps; the run-time path must hold regardless) as PID 1 starts programs
+//          capped at 1 byte and 64 KiB. The leaf has no limit while PID 1 is inside it
+//          for the fork; once the cap is written the kernel OOM-kills the child in its
+//          leaf; PID 1 lives on and the leaves go.
 // Assertions are counts, pids, exit statuses and kernel counters; the guest waits for
 // markers in the output, never for a fixed time.
+import { buildSync } from 'esbuild';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GUEST_OUT, parseReport, REPO, runInVm, supervisorCommand, type Report, type VmResult } from '../../scripts/vm/vm.mjs';
+import { CACHE_DIR, containerCommand, GUEST_OUT, parseReport, REPO, runInVm, supervisorCommand, type Report, type VmResult } from '../../scripts/vm/vm.mjs';
 
 const MiB = 1024 * 1024;
 const FIXTURES = join(REPO, 'test', 'fixtures');
@@ -90,10 +97,75 @@ kill $wd 2>/dev/null
 `;
 }
 
-const guestScript = `set -u
+// The "tiny" container's PID 1: the memory manager with hand-made plans, printing one JSON object.
+const TINY = `
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MemoryManager } from './src/memory/manager.js';
+import { detectMemoryEnvironment } from './src/memory/environment.js';
+
+const env = detectMemoryEnvironment();
+const out: Record<string, any> = { pid: process.pid, runs: [] };
+const exited = (c: any) => new Promise<any>((r) => c.exitCode !== null || c.signalCode !== null ? r({ code: c.exitCode, signal: c.signalCode }) : c.once('exit', (code: any, signal: any) => r({ code, signal })));
+const plan = (name: string, argv: string[], bytes: number): any => ({
+  name, argv, env: {}, envKeys: [], restart: 'always', backoff: { initialMs: 1000, factor: 2, maxMs: 30000, resetAfterMs: 60000 },
+  startSecsMs: 1000, crashLoop: { maxRestarts: 5, windowMs: 60000 }, stopSignal: 'SIGTERM', stopGraceMs: 1000, processGroup: true,
+  startAfter: [], output: 'inherit', stdin: 'ignore', onExit: { action: 'continue' }, onFatal: { action: 'shutdown' },
+  memory: { max: { bytes }, enforce: 'cgroup', rlimit: 'data', oomScoreAdj: 1000, stopGraceMs: 100 },
+});
+const programs = [plan('one-byte', ['sleep', '1000'], 1), plan('kib64', ['python3', '-c', 'import time; time.sleep(1000)'], 64 * 1024)];
+const events: any[] = [];
+const mm = new MemoryManager({ programs, shutdownTimeoutMs: 25000, singleCommand: false,
+  memory: { pollIntervalMs: 100, guard: { enabled: false, threshold: { percent: 95 } }, oomScoreAdj: -1000 } } as any,
+  env, { emit: (event: string, fields: any) => events.push({ event, ...fields }) } as any,
+  { stopForRestart() {}, giveUp() {}, runningPids: () => new Map(), isStoppable: () => true });
+try {
+  mm.start();
+  for (const p of programs) {
+    const run: Record<string, any> = { program: p.name };
+    mm.beforeSpawn(p);
+    run.selfCgroupInside = readFileSync('/proc/self/cgroup', 'utf8').trim();
+    const leaf = '/sys/fs/cgroup' + run.selfCgroupInside.slice(3);
+    run.leafMaxInside = readFileSync(join(leaf, 'memory.max'), 'utf8').trim();
+    const child = spawn(p.argv[0], p.argv.slice(1), { stdio: 'ignore' });
+    mm.afterSpawn(p, child.pid);
+    run.selfCgroupAfter = readFileSync('/proc/self/cgroup', 'utf8').trim();
+    run.childPid = child.pid;
+    const timer = setTimeout(() => child.kill('SIGTERM'), 30000);
+    run.exit = await exited(child);
+    clearTimeout(timer);
+    mm.childExited(p, child.pid!, run.exit, false);
+    run.leafEvents = readFileSync(join(leaf, 'memory.events'), 'utf8').trim().split('\\n');
+    mm.programEnded(p);
+    run.leafExists = existsSync(leaf);
+    out.runs.push(run);
+  }
+  mm.finished();
+} catch (e) {
+  out.error = (e as Error).stack;
+}
+out.events = events.filter((e) => e.event !== 'supervisor.environment');
+console.log(JSON.stringify(out));
+`;
+
+function bundleTiny(): string {
+  const dir = join(CACHE_DIR, '..', 'memory-vm');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'oom-tiny-check.mjs');
+  buildSync({
+    stdin: { contents: TINY, loader: 'ts', resolveDir: REPO, sourcefile: 'oom-tiny-check.ts' },
+    bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: file, logLevel: 'warning',
+  });
+  return file;
+}
+
+const guestScript = (tiny: string) => `set -u
 ${container('leaf', { writable: true, memory: '512M', oomGroup: 1 })}
 ${container('ro', { writable: false, memory: '256M', oomGroup: 0 })}
 ${container('group', { writable: true, memory: '256M', oomGroup: 1 })}
+mkdir -p ${GUEST_OUT}/tiny
+${containerCommand(['node', tiny], { writable: true, memory: '256M', name: 'tiny', report: `${GUEST_OUT}/tiny/report` })} >${GUEST_OUT}/tiny/out.json 2>${GUEST_OUT}/tiny/stderr
 `;
 
 interface Ev {
@@ -105,7 +177,7 @@ interface Ev {
 
 let vm: Promise<VmResult>;
 beforeAll(() => {
-  vm = runInVm(guestScript, { timeoutMs: 540_000 });
+  vm = runInVm(guestScript(bundleTiny()), { timeoutMs: 540_000 });
   vm.catch(() => {});
 });
 
@@ -197,4 +269,29 @@ describe('OOM kills on cgroup v2, supervisor as PID 1', () => {
     expect(exits.map((e) => e.program).sort()).toEqual(['a', 'b', 'c', 'leaker']);
     expect(of(events, 'child.oom_killed', 'leaker')[0]!.sample.rss_bytes).toBeGreaterThan(100 * MiB);
   });
+
+  it('tiny caps (1 byte, 64 KiB) at run time: PID 1 is inside the leaf only while it has no limit; the kernel kills the child in its leaf; PID 1 lives on; the leaves go', { timeout: 600_000 }, async () => {
+    const r = await vm;
+    const text = r.files['tiny/out.json'] ?? '';
+    if (!text.trim()) throw new Error(`no output from the tiny container; stderr: ${r.files['tiny/stderr'] ?? ''}\n${r.console.slice(-2000)}`);
+    const out = JSON.parse(text);
+    const report = parseReport(r.files['tiny/report'] ?? '');
+    console.log(`[tiny] report ${JSON.stringify(report)}; ${JSON.stringify(out)}`);
+    expect(out.error).toBeUndefined();
+    expect(out.pid).toBe(1);
+    expect(report['exit']).toBe(0); // PID 1 lived to the end and exited on its own
+    expect(out.runs).toHaveLength(2);
+    for (const run of out.runs) {
+      expect(run.selfCgroupInside).toBe(`0::/programs/${run.program}`);
+      expect(run.leafMaxInside).toBe('max');
+      expect(run.selfCgroupAfter).toBe('0::/supervisor');
+      expect(run.exit).toEqual({ code: null, signal: 'SIGKILL' });
+      expect(run.leafExists).toBe(false);
+      const kills = out.events.filter((e: any) => e.event === 'child.oom_killed' && e.program === run.program);
+      expect(kills).toHaveLength(1);
+      expect(kills[0]).toMatchObject({ evidence: 'leaf', main_killed: true, oom_kills: 1, victims: [expect.objectContaining({ pid: run.childPid, main: true })] });
+    }
+    expect(out.events.filter((e: any) => e.event === 'child.killed' || e.event === 'supervisor.error')).toEqual([]);
+  });
 });
+
