@@ -196,6 +196,10 @@ const programMemory = z
       .optional()
       .describe(`The child's oom_score_adj (never below the supervisor's own). Default: ${PROGRAM_DEFAULTS.memory.oomScoreAdj}.`),
     stop_grace: durationField('When the watchdog or the container guard stops the program: grace before SIGKILL.', PROGRAM_DEFAULTS.memory.stopGraceMs),
+    oom_group: z
+      .boolean()
+      .optional()
+      .describe("With cgroup enforcement on cgroup v2: an OOM kill in the program's leaf kills its whole process tree (memory.oom.group=1). Default false: only the process the kernel picks dies, as on cgroup v1 (a master can re-fork its worker); the program restarts when its main process dies."),
     oom_loop: z
       .strictObject({
         max_events: z.number().int().min(0, { error: 'expected a number >= 0' }).describe('How many OOM kills and memory stops the window tolerates.'),

@@ -4,8 +4,8 @@
 import type { LogLevel } from '../plan/types.js';
 
 export interface EventFields {
-  /** Program name, on every child.* event. */
-  program?: string;
+  /** Program name, on every child.* event (null on a child.oom_killed that cannot be tied to one program). */
+  program?: string | null;
   pid?: number;
   [field: string]: unknown;
 }

@@ -10,15 +10,30 @@ export const TERMINATION_MESSAGE_MAX = 4096;
 export const DEFAULT_TERMINATION_LOG = '/dev/termination-log';
 
 interface Tally {
+  /** child.oom_killed: the kernel's OOM killer, in the program's tree. */
   oomKills: number;
+  /** child.memory_cap_exceeded: the watchdog stopped it at its cap. */
   capStops: number;
+  /** container.memory_guard: the container guard stopped it. */
+  guardStops: number;
   fatal: boolean;
+  /** child.fatal's reason (oom_loop, …); none for a crash loop. */
+  fatalReason?: string;
   lastStatus?: number;
+}
+
+/** Why a program turned fatal, in words. */
+export function fatalReasonText(reason: unknown): string {
+  if (reason === 'oom_loop') return 'too many OOM kills or memory stops (memory.oom_loop)';
+  if (typeof reason === 'string' && reason.length > 0) return reason.replace(/_/g, ' ');
+  return 'crash loop';
 }
 
 export class TerminationSummary implements EventSink {
   private readonly tally = new Map<string, Tally>();
   private shutdown?: EventFields;
+  /** OOM kills that could not be tied to one program. */
+  private unattributedOomKills = 0;
 
   constructor(private readonly next: EventSink) {}
 
@@ -26,12 +41,18 @@ export class TerminationSummary implements EventSink {
     this.next.emit(event, fields, msg);
     const program = fields.program;
     if (event === 'supervisor.shutdown') this.shutdown ??= fields;
-    if (!program) return;
-    const t = this.tally.get(program) ?? { oomKills: 0, capStops: 0, fatal: false };
+    if (!program) {
+      if (event === 'child.oom_killed') this.unattributedOomKills++;
+      return;
+    }
+    const t = this.tally.get(program) ?? { oomKills: 0, capStops: 0, guardStops: 0, fatal: false };
     if (event === 'child.oom_killed') t.oomKills++;
-    else if (event === 'child.memory_cap_exceeded' || event === 'container.memory_guard') t.capStops++;
-    else if (event === 'child.fatal') t.fatal = true;
-    else if (event === 'child.exit' && typeof fields.status === 'number') t.lastStatus = fields.status;
+    else if (event === 'child.memory_cap_exceeded') t.capStops++;
+    else if (event === 'container.memory_guard') t.guardStops++;
+    else if (event === 'child.fatal') {
+      t.fatal = true;
+      t.fatalReason = typeof fields.reason === 'string' ? fields.reason : undefined;
+    } else if (event === 'child.exit' && typeof fields.status === 'number') t.lastStatus = fields.status;
     else return;
     this.tally.set(program, t);
   }
@@ -41,17 +62,19 @@ export class TerminationSummary implements EventSink {
     const sd = this.shutdown;
     let why = 'exited';
     if (sd?.reason === 'signal') why = `stopped by ${String(sd.signal)}`;
-    else if (sd?.reason === 'program_fatal') why = `program ${String(sd.program)} turned fatal (crash loop)`;
+    else if (sd?.reason === 'program_fatal') why = `program ${String(sd.program)} turned fatal (${fatalReasonText(this.tally.get(String(sd.program))?.fatalReason)})`;
     else if (sd?.reason === 'program_exited') why = `program ${String(sd.program)} exited`;
     else if (sd?.reason === 'all_exited') why = 'every program exited';
     const lines = [`supervisor exit code ${code}: ${why}.`];
     for (const [program, t] of this.tally) {
       const parts: string[] = [];
       if (t.oomKills > 0) parts.push(`${t.oomKills} OOM kill${t.oomKills === 1 ? '' : 's'}`);
-      if (t.capStops > 0) parts.push(`${t.capStops} memory-cap stop${t.capStops === 1 ? '' : 's'}`);
-      if (t.fatal) parts.push('fatal');
+      if (t.capStops > 0) parts.push(`${t.capStops} watchdog cap stop${t.capStops === 1 ? '' : 's'}`);
+      if (t.guardStops > 0) parts.push(`${t.guardStops} container-guard stop${t.guardStops === 1 ? '' : 's'}`);
+      if (t.fatal) parts.push(`fatal (${fatalReasonText(t.fatalReason)})`);
       if (parts.length > 0) lines.push(`${program}: ${parts.join(', ')}${t.lastStatus === undefined ? '' : `; last exit status ${t.lastStatus}`}.`);
     }
+    if (this.unattributedOomKills > 0) lines.push(`${this.unattributedOomKills} OOM kill${this.unattributedOomKills === 1 ? '' : 's'} not tied to one program.`);
     return lines.join('\n').slice(0, TERMINATION_MESSAGE_MAX);
   }
 }

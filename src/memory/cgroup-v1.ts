@@ -90,7 +90,7 @@ export function createV1Driver(root: string, opts: DriverOptions = {}): CgroupDr
     selfPath: root,
     prepare: () => ({ supervisorCgroup: root, moved: [], notes: [] }),
 
-    createLeaf(name: string, limits: MemoryLimits): CgroupLeaf {
+    createLeaf(name: string, limits: MemoryLimits = {}): CgroupLeaf {
       const dir = leafDir(root, name);
       return makeLeaf({
         dir,
@@ -99,7 +99,7 @@ export function createV1Driver(root: string, opts: DriverOptions = {}): CgroupDr
         removeOpts,
         readEvents: readV1Events,
         readUsage: readV1Usage,
-        configure(notes) {
+        configure(limits, notes) {
           const file = (f: string) => join(dir, f);
           const memsw = existsSync(file('memory.memsw.limit_in_bytes'));
           const swap = limits.swapMaxBytes ?? 0;
@@ -125,7 +125,7 @@ export function createV1Driver(root: string, opts: DriverOptions = {}): CgroupDr
           // OOM killer on (1 would freeze the program at the limit instead).
           writeValue(file('memory.oom_control'), 0);
         },
-      });
+      }, limits);
     },
 
     movePid,

@@ -144,7 +144,7 @@ export function createV2Driver(root: string, opts: DriverOptions = {}): CgroupDr
       return prepared;
     },
 
-    createLeaf(name: string, limits: MemoryLimits): CgroupLeaf {
+    createLeaf(name: string, limits: MemoryLimits = {}): CgroupLeaf {
       checkLeafName(name);
       driver.prepare();
       const dir = leafDir(programsDir, name);
@@ -155,17 +155,17 @@ export function createV2Driver(root: string, opts: DriverOptions = {}): CgroupDr
         removeOpts,
         readEvents: (d) => readV2Events(d),
         readUsage: (d) => readV2Usage(d),
-        configure(notes) {
+        configure(limits, notes) {
           writeValue(join(dir, 'memory.max'), limitText('v2', limits.maxBytes));
           writeValue(join(dir, 'memory.high'), limitText('v2', limits.highBytes));
           const swap = limits.swapMaxBytes ?? 0;
           if (existsSync(join(dir, 'memory.swap.max'))) writeValue(join(dir, 'memory.swap.max'), limitText('v2', swap));
           else notes.push('no memory.swap.max (the kernel does not account swap per cgroup): swap is not capped');
-          const group = limits.oomGroup ?? true;
+          const group = limits.oomGroup ?? false;
           if (existsSync(join(dir, 'memory.oom.group'))) writeValue(join(dir, 'memory.oom.group'), group ? 1 : 0);
-          else notes.push('no memory.oom.group (Linux < 4.19): an OOM kill takes one process, not the program');
+          else if (group) notes.push('no memory.oom.group (Linux < 4.19): an OOM kill takes one process, not the program');
         },
-      });
+      }, limits);
     },
 
     movePid,

@@ -17,7 +17,7 @@ export interface MemoryLimits {
   highBytes?: number;
   /** Swap the program may use. Default 0. v2 memory.swap.max; v1 memory.memsw.limit_in_bytes = maxBytes + this. */
   swapMaxBytes?: number;
-  /** v2 memory.oom.group: an OOM kill in the leaf kills the whole program. Default true. Ignored on v1. */
+  /** v2 memory.oom.group: an OOM kill in the leaf kills the whole program. Default false (the kernel's choice dies alone, as on v1). Ignored on v1. */
   oomGroup?: boolean;
 }
 
@@ -56,6 +56,13 @@ export interface CgroupLeaf {
   readUsage(): MemoryUsage;
   /** Pids in the leaf (cgroup.procs). */
   pids(): number[];
+  /**
+   * Writes the limits (an unset field: no limit). Throws a CgroupFileError naming the
+   * file; v1 refuses a memory.limit_in_bytes below what the leaf already holds with
+   * EBUSY once reclaim fails; v2 reclaims and OOM-kills inside the leaf instead.
+   * Returns what could not be applied (notes).
+   */
+  setLimits(limits: MemoryLimits): string[];
   /** SIGKILL what is left, rmdir (retrying EBUSY briefly). Never throws. */
   remove(): RemoveResult;
 }
@@ -71,10 +78,11 @@ export interface CgroupDriver {
   /**
    * Makes the leaf for a program — v2 `<root>/programs/<name>`, v1 `<our memory
    * cgroup>/<name>` — or reuses it after killing what is left in it (it is removed
-   * and made again when possible, so its counters start at 0), and sets the limits.
+   * and made again when possible, so its counters start at 0), and sets the limits
+   * (none given: every limit lifted, so the supervisor may step in to fork).
    * v2 calls prepare() first if needed. Throws a CgroupFileError naming the file.
    */
-  createLeaf(name: string, limits: MemoryLimits): CgroupLeaf;
+  createLeaf(name: string, limits?: MemoryLimits): CgroupLeaf;
   /** The supervisor's own cgroup directory (v2: `<root>/supervisor` after prepare()). */
   readonly selfPath: string;
   /** Writes `pid` to `<dir>/cgroup.procs`. */

@@ -4,7 +4,7 @@
 // while the killed processes finish exiting) without ever throwing.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CgroupLeaf, MemoryEvents, MemoryUsage } from './cgroup.js';
+import type { CgroupLeaf, MemoryEvents, MemoryLimits, MemoryUsage } from './cgroup.js';
 import { ensureDir, errnoCode, readText, removeDir, sleepSync, writeValue } from './files.js';
 import { parsePidList } from './parse.js';
 
@@ -139,17 +139,17 @@ export interface LeafSpec {
   removeOpts: RemoveOptions;
   readEvents(dir: string): MemoryEvents;
   readUsage(dir: string): MemoryUsage;
-  /** Writes the version's limit files; pushes what it could not apply to `notes`. */
-  configure(notes: string[]): void;
+  /** Writes the version's limit files (no limit where a field is unset); pushes what it could not apply to `notes`. */
+  configure(limits: MemoryLimits, notes: string[]): void;
 }
 
 /**
  * Makes the leaf directory — removing a previous one first, so its counters start
- * at 0, or reusing it emptied when it cannot be removed — sets its limits, and
- * returns the leaf. If a limit cannot be set the directory is removed again and
- * the error is thrown.
+ * at 0, or reusing it emptied when it cannot be removed — writes `limits` (none:
+ * every limit lifted, which also opens a reused leaf), and returns the leaf. If a
+ * limit cannot be set the directory is removed again and the error is thrown.
  */
-export function makeLeaf(spec: LeafSpec): CgroupLeaf {
+export function makeLeaf(spec: LeafSpec, limits: MemoryLimits = {}): CgroupLeaf {
   const { dir, name, leaves, removeOpts } = spec;
   const notes: string[] = [];
   if (existsSync(dir)) {
@@ -158,7 +158,7 @@ export function makeLeaf(spec: LeafSpec): CgroupLeaf {
   }
   ensureDir(dir);
   try {
-    spec.configure(notes);
+    spec.configure(limits, notes);
   } catch (e) {
     try {
       removeDir(dir);
@@ -174,6 +174,12 @@ export function makeLeaf(spec: LeafSpec): CgroupLeaf {
     readEvents: () => spec.readEvents(dir),
     readUsage: () => spec.readUsage(dir),
     pids: () => readPids(dir),
+    setLimits(l: MemoryLimits): string[] {
+      const more: string[] = [];
+      spec.configure(l, more);
+      notes.push(...more);
+      return more;
+    },
     remove(): RemoveResult {
       const r = killAndRemove(dir, removeOpts);
       if (r.removed && leaves.get(name) === leaf) leaves.delete(name);

@@ -3,17 +3,25 @@
 // picks each program's enforcement; around each spawn it puts the child in its
 // own cgroup leaf and sets its oom_score_adj / rlimit; on a timer it samples
 // every program's process tree (watchdog, high-water warnings) and the
-// container's total (guard); on each exit it looks for OOM evidence, so no
-// OOM kill is silent. It acts on the supervisor only through `stopForRestart`.
+// container's total (guard); the OOM watch (oom-watch.ts) reports every OOM kill
+// in a program's tree, so no OOM kill is silent. It acts on the supervisor only
+// through `stopForRestart`.
 import type { EventSink } from '../logging/events.js';
 import type { ProgramPlan, SizeSpec, SupervisorMemoryPlan, SupervisorPlan } from '../plan/types.js';
 import type { ChildExit } from '../process/spawn.js';
 import type { SupervisorHooks } from '../supervision/supervisor.js';
 import { SUPERVISOR_DEFAULTS, PROGRAM_DEFAULTS } from '../config/defaults.js';
 import { libc } from '../sys/libc.js';
-import { createCgroupDriver, readContainerMemory, type CgroupDriver, type CgroupLeaf, type ContainerMemory, type MemoryEvents } from './cgroup.js';
+import { createCgroupDriver, readContainerMemory, type CgroupDriver, type CgroupLeaf, type ContainerMemory, type MemoryEvents, type MemoryUsage } from './cgroup.js';
 import type { MemoryEnvironment } from './environment.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { descendantsOf } from '../process/tree.js';
+import { errnoCode } from './files.js';
 import { readOomScoreAdj, writeOomScoreAdj } from './oom-score.js';
+import { isLive, OomWatch, type OomReport, type WatchedProgram } from './oom-watch.js';
+import { readV1Events } from './cgroup-v1.js';
+import { readV2Events } from './cgroup-v2.js';
 import { chooseGuardVictim, classifyKill, guardTriggered, watchdogVerdict } from './policy.js';
 import { sampleTree, type TreeSample } from './sampler.js';
 
@@ -38,10 +46,14 @@ interface ProgramMemory {
   oomScoreAdj: number;
   stopGraceMs: number;
   leaf?: CgroupLeaf;
-  /** Leaf counters when the current run started. */
-  leafBaseline?: MemoryEvents;
   pid?: number;
   last?: TreeSample;
+  /** The last sample taken while the tree was alive (a dying process samples as 0). */
+  lastAlive?: TreeSample;
+  /** The leaf's usage at the last sample (read after a kill it would show the emptied leaf). */
+  lastLeafUsage?: MemoryUsage;
+  /** The supervisor is inside this program's leaf for the fork. */
+  steppedIn?: boolean;
   peakRssBytes: number;
   aboveHigh: boolean;
   /** We asked it to stop for memory; its exit is explained already. */
@@ -83,6 +95,7 @@ export class MemoryManager implements SupervisorHooks {
   /** The program the guard last stopped; no new guard action until it is gone. */
   private guardVictim?: string;
   private lastTickError = -Infinity;
+  private oomWatch?: OomWatch;
 
   constructor(
     plan: SupervisorPlan,
@@ -180,7 +193,23 @@ export class MemoryManager implements SupervisorHooks {
     );
     for (const w of warnings) this.events.emit('supervisor.warning', { reason: 'memory', detail: w }, w);
 
-    const needsTimer = this.guardEnabled || [...this.programs.values()].some((pm) => pm.enforcement !== 'none');
+    if (env.cgroup !== 'none' && env.path !== null) {
+      const path = env.path;
+      this.oomWatch = new OomWatch({
+        version: env.cgroup,
+        programs: () => [...this.programs.values()].map((pm): WatchedProgram => ({ name: pm.plan.name, mainPid: pm.pid, leaf: pm.leaf, maxBytes: pm.maxBytes })),
+        // Only the counters file: this runs on every change of memory.events, which a program at its cap changes often.
+        containerEvents: () => safe(() => (env.cgroup === 'v2' ? readV2Events(path, { allowMissing: true }) : readV1Events(path))) ?? null,
+        containerEventsFile: env.cgroup === 'v2' ? join(path, 'memory.events') : undefined,
+        // A leaf lists no zombies; a tree does, until their parent waits: a dead process is gone.
+        processesOf: (p) => (p.leaf ? p.leaf.pids() : p.mainPid === undefined ? [] : [p.mainPid, ...descendantsOf(p.mainPid)].filter((pid) => isLive(pid))),
+        comm: (pid) => safe(() => readFileSync(`/proc/${pid}/comm`, 'latin1').trim()) ?? null,
+        report: (r) => this.reportOom(r),
+        now: this.now,
+      });
+      this.oomWatch.start();
+    }
+    const needsTimer = this.guardEnabled || this.oomWatch !== undefined || [...this.programs.values()].some((pm) => pm.enforcement !== 'none');
     if (needsTimer) {
       this.timer = setInterval(() => this.tick(), this.settings.pollIntervalMs);
       this.timer.unref();
@@ -197,13 +226,26 @@ export class MemoryManager implements SupervisorHooks {
 
   // ---- hooks around the supervisor's spawns and exits ----------------------
 
+  /**
+   * The leaf is made with no limit at all, and the supervisor steps into it only
+   * for the fork: PID 1 is never inside a cgroup with a limit it could hit (a tiny
+   * cap, or a leaf still full from the last run, would have the kernel OOM-kill
+   * PID 1 itself). The limits are written in afterSpawn, once it is back out.
+   */
   beforeSpawn(plan: ProgramPlan): void {
     const pm = this.programs.get(plan.name);
-    if (!pm || pm.enforcement !== 'cgroup' || !this.driver) return;
+    if (!pm) return;
+    // The previous run's leaf goes now: report what its counters still hold first.
+    this.oomWatch?.leafEnded(plan.name);
+    pm.steppedIn = false;
+    if (pm.enforcement !== 'cgroup' || !this.driver) {
+      if (pm.leaf) pm.leaf.remove();
+      pm.leaf = undefined;
+      return;
+    }
     pm.leaf = undefined;
     try {
-      pm.leaf = this.driver.createLeaf(plan.name, { maxBytes: pm.maxBytes, highBytes: pm.highBytes, swapMaxBytes: 0, oomGroup: true });
-      pm.leafBaseline = pm.leaf.readEvents();
+      pm.leaf = this.driver.createLeaf(plan.name);
     } catch (e) {
       // No leaf, no kernel cap: the watchdog takes over rather than leaving the program uncapped.
       pm.enforcement = 'watchdog';
@@ -211,28 +253,79 @@ export class MemoryManager implements SupervisorHooks {
       this.events.emit('supervisor.warning', { reason: 'memory', program: plan.name, detail }, detail);
       return;
     }
+    this.oomWatch?.leafStarted(plan.name, pm.leaf);
     // Fork inside the leaf: the supervisor steps into it for the synchronous
     // fork+exec of child_process.spawn, so the child is charged to the leaf
     // from its first page, with no shell shim (works in distroless images).
-    this.driver.movePid(process.pid, pm.leaf.path);
+    try {
+      this.driver.movePid(process.pid, pm.leaf.path);
+      pm.steppedIn = true;
+    } catch (e) {
+      const detail = `${plan.name}: cannot fork inside its cgroup (${e instanceof Error ? e.message : String(e)}): the child is moved in after its start`;
+      this.events.emit('supervisor.warning', { reason: 'memory', program: plan.name, detail }, detail);
+    }
   }
 
   afterSpawn(plan: ProgramPlan, pid: number | undefined): void {
     const pm = this.programs.get(plan.name);
     if (!pm) return;
-    if (pm.leaf && this.driver) this.stepOutOfLeaf(this.driver);
+    if (pm.steppedIn && this.driver) this.stepOutOfLeaf(this.driver);
+    pm.steppedIn = false;
     pm.pid = pid;
     pm.last = undefined;
+    pm.lastAlive = undefined;
+    pm.lastLeafUsage = undefined;
     pm.peakRssBytes = 0;
     pm.aboveHigh = false;
     pm.stoppingForMemory = false;
     if (pid === undefined) return;
     const r = writeOomScoreAdj(pid, pm.oomScoreAdj);
     if (!r.ok) this.events.emit('supervisor.warning', { reason: 'oom_score_adj', program: plan.name, pid, detail: r.message }, `cannot set oom_score_adj of ${plan.name}`);
+    if (pm.leaf && this.driver) this.capLeaf(pm, pid, this.driver);
     if (pm.enforcement === 'rlimit' && pm.maxBytes !== undefined) {
       const sys = libc().libc;
       const errno = sys ? sys.setMemoryRlimit(pid, plan.memory?.rlimit ?? 'data', pm.maxBytes) : -1;
       if (errno !== 0) this.events.emit('supervisor.warning', { reason: 'rlimit', program: plan.name, pid, errno }, `cannot set the memory rlimit of ${plan.name}`);
+    }
+  }
+
+  /**
+   * Writes the leaf's limits now that the supervisor is out of it. The child ran
+   * uncapped from its exec until here (microseconds). If the cap cannot be set it
+   * never runs uncapped silently: over the cap already (v1's EBUSY: what the
+   * leaf holds cannot be reclaimed below it), it is killed like a watchdog stop
+   * and reported; any other failure hands it to the watchdog, with a warning.
+   */
+  private capLeaf(pm: ProgramMemory, pid: number, driver: CgroupDriver): void {
+    const leaf = pm.leaf!;
+    try {
+      if (!pm.steppedIn && !leaf.pids().includes(pid)) driver.movePid(pid, leaf.path);
+      leaf.setLimits({ maxBytes: pm.maxBytes, highBytes: pm.highBytes, swapMaxBytes: 0, oomGroup: pm.plan.memory?.oomGroup ?? false });
+      return;
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      if (errnoCode(e) === 'EBUSY' && pm.maxBytes !== undefined) {
+        const usage = safe(() => leaf.readUsage());
+        pm.lastLeafUsage = usage;
+        pm.stoppingForMemory = true;
+        this.events.emit(
+          'child.memory_cap_exceeded',
+          { ...this.forensics(pm, pid, this.lastContainer, {}), usage_bytes: usage?.currentBytes ?? null, reason: 'cap_below_usage', error, grace_ms: 0 },
+          `${pm.plan.name} already holds more than its cap of ${mb(pm.maxBytes)} MiB, which the kernel refuses to set: killing it`,
+        );
+        for (const p of new Set([pid, ...safe(() => leaf.pids()) ?? []])) {
+          try {
+            process.kill(p, 'SIGKILL');
+          } catch {
+            // gone
+          }
+        }
+        this.countMemoryEvent(pm);
+        return;
+      }
+      pm.enforcement = 'watchdog';
+      const detail = `${pm.plan.name}: cannot set its cgroup limits (${error}): using the watchdog`;
+      this.events.emit('supervisor.warning', { reason: 'memory', program: pm.plan.name, pid, detail }, detail);
     }
   }
 
@@ -258,23 +351,53 @@ export class MemoryManager implements SupervisorHooks {
     if (this.guardVictim === plan.name) this.guardVictim = undefined;
     const explained = pm.stoppingForMemory;
     pm.stoppingForMemory = false;
-    if (exit.signal !== 'SIGKILL') return;
-
-    const leafEvents = pm.leaf?.readEvents();
-    const leafOomKills = leafEvents && pm.leafBaseline ? leafEvents.oom_kill - pm.leafBaseline.oom_kill : undefined;
+    if (exit.signal !== 'SIGKILL') {
+      this.oomWatch?.exitedOnItsOwn(pid);
+      return;
+    }
+    // The OOM watch reports the kill (now, or already did) when a counter explains it.
+    const reported = this.oomWatch?.mainKilled(plan.name, pid) ?? false;
+    const leafEvents = safe(() => pm.leaf?.readEvents());
     const container = this.readContainer();
     const containerOomKills = container && this.containerEvents ? container.events.oom_kill - this.containerEvents.oom_kill : undefined;
-    if (container) this.containerEvents = container.events;
-    pm.leafBaseline = leafEvents;
-
-    const verdict = classifyKill(exit.signal, { leafOomKills, containerOomKills });
-    const forensics = this.forensics(pm, pid, container, { leaf_oom_kills: leafOomKills ?? null, container_oom_kills: containerOomKills ?? null, leaf_events: leafEvents ?? null });
-    if (verdict.kind === 'oom_killed') {
-      this.events.emit('child.oom_killed', { ...forensics, evidence: verdict.source }, `${plan.name} was killed by the kernel's OOM killer (${verdict.source} oom_kill counter)`);
-      this.countMemoryEvent(pm);
-    } else if (verdict.kind === 'killed_without_oom_evidence' && !explained && !stopping) {
+    const verdict = classifyKill(exit.signal, { oomReported: reported });
+    if (verdict.kind === 'killed_without_oom_evidence' && !explained && !stopping) {
+      const forensics = this.forensics(pm, pid, container, { container_oom_kills: containerOomKills ?? null, leaf_events: leafEvents ?? null });
       this.events.emit('child.killed', forensics, `${plan.name} was killed by SIGKILL from outside, with no OOM evidence`);
     }
+  }
+
+  /** One OOM kill the watch found: `child.oom_killed` with the victims and the forensics; counts toward memory.oom_loop. */
+  private reportOom(r: OomReport): void {
+    this.containerEvents = this.readContainer()?.events ?? this.containerEvents;
+    const pm = r.program === null ? undefined : this.programs.get(r.program);
+    const fields: Record<string, unknown> = {
+      evidence: r.evidence,
+      attribution: r.attribution,
+      oom_kills: r.oomKills,
+      main_killed: r.mainKilled,
+      victims: r.victims.map((v) => ({ pid: v.pid, comm: v.comm, main: v.main })),
+      ...(r.attribution === 'exact' ? {} : { candidates: r.candidates }),
+      ...(r.leafDelta ? { leaf_events_delta: r.leafDelta, leaf_events: r.leafEvents } : {}),
+      ...(r.containerDelta ? { container_events_delta: r.containerDelta } : {}),
+    };
+    const who = r.victims.length === 0 ? 'a process' : r.victims.map((v) => `${v.comm ?? '?'} (pid ${v.pid}${v.main ? ', main' : ''})`).join(', ');
+    const limit = r.evidence === 'leaf' ? 'its own cap' : "the container's limit";
+    if (!pm) {
+      this.events.emit(
+        'child.oom_killed',
+        { program: null, ...fields, container: containerFields(this.readContainer()) },
+        `the kernel's OOM killer killed ${who} at ${limit}; cannot tell which program's (candidates: ${r.candidates.join(', ') || 'none'})`,
+      );
+      return;
+    }
+    const pid = pm.pid ?? r.victims.find((v) => v.main)?.pid ?? null;
+    this.events.emit(
+      'child.oom_killed',
+      { ...this.forensics(pm, pid, this.readContainer(), {}), ...fields },
+      `${pm.plan.name}: the kernel's OOM killer killed ${who} at ${limit}${r.attribution === 'exact' ? '' : ' (the only program that lost a process then)'}${r.mainKilled ? '' : '; the main process lives on'}`,
+    );
+    this.countMemoryEvent(pm);
   }
 
   /** memory.oom_loop: past max_events OOM kills or stops inside the window, the program turns fatal. */
@@ -294,21 +417,25 @@ export class MemoryManager implements SupervisorHooks {
   programEnded(plan: ProgramPlan): void {
     const pm = this.programs.get(plan.name);
     if (!pm?.leaf) return;
+    this.oomWatch?.leafEnded(plan.name);
     pm.leaf.remove();
     pm.leaf = undefined;
   }
 
   finished(): void {
     if (this.timer) clearInterval(this.timer);
+    this.oomWatch?.stop();
     this.driver?.cleanup();
   }
 
   // ---- sampling ------------------------------------------------------------
 
   /** What an engineer needs to answer "who killed my pod". */
-  private forensics(pm: ProgramMemory, pid: number, container: ContainerMemory | null | undefined, extra: Record<string, unknown>): Record<string, unknown> {
-    const s = pm.last;
-    const usage = pm.leaf ? safe(() => pm.leaf!.readUsage()) : undefined;
+  private forensics(pm: ProgramMemory, pid: number | null, container: ContainerMemory | null | undefined, extra: Record<string, unknown>): Record<string, unknown> {
+    const s = pm.lastAlive ?? pm.last;
+    // The leaf's usage as last sampled (after a kill it reads as emptied); its peak is still true now.
+    const usage = pm.lastLeafUsage ?? (pm.leaf ? safe(() => pm.leaf!.readUsage()) : undefined);
+    const peakNow = pm.leaf ? safe(() => pm.leaf!.readUsage().peakBytes) : undefined;
     return {
       program: pm.plan.name,
       pid,
@@ -328,15 +455,8 @@ export class MemoryManager implements SupervisorHooks {
             age_ms: this.now() - s.at,
           }
         : null,
-      ...(usage ? { leaf: { current_bytes: usage.currentBytes, peak_bytes: usage.peakBytes, stat: usage.stat } } : {}),
-      container: container
-        ? {
-            usage_bytes: container.usageBytes,
-            working_set_bytes: container.workingSetBytes,
-            limit_bytes: container.limitBytes,
-            stat: pick(container.stat, ['anon', 'file', 'shmem', 'anon_thp', 'inactive_file']),
-          }
-        : null,
+      ...(usage ? { leaf: { current_bytes: usage.currentBytes, peak_bytes: peakNow ?? usage.peakBytes, stat: usage.stat } } : {}),
+      container: containerFields(container),
       ...extra,
     };
   }
@@ -361,6 +481,9 @@ export class MemoryManager implements SupervisorHooks {
 
   /** One sampling round: every program's tree, then the container guard. */
   sample(): void {
+    // OOM kills first, against the previous round's processes; then this round's become the "before".
+    this.oomWatch?.check();
+    this.oomWatch?.snapshot();
     const running = this.control.runningPids();
     const now = this.now();
     for (const pm of this.programs.values()) {
@@ -368,6 +491,8 @@ export class MemoryManager implements SupervisorHooks {
       if (pid === undefined || pid !== pm.pid) continue;
       const sample = sampleTree(pid, now);
       pm.last = sample;
+      if (sample.rssBytes > 0) pm.lastAlive = sample;
+      if (pm.leaf) pm.lastLeafUsage = safe(() => pm.leaf!.readUsage()) ?? pm.lastLeafUsage;
       if (sample.rssBytes > pm.peakRssBytes) pm.peakRssBytes = sample.rssBytes;
       if (pm.enforcement === 'none' || pm.stoppingForMemory) continue;
       const usage = this.usageBytes(pm, sample);
@@ -429,6 +554,17 @@ function safe<T>(fn: () => T): T | undefined {
   } catch {
     return undefined;
   }
+}
+
+function containerFields(container: ContainerMemory | null | undefined): Record<string, unknown> | null {
+  return container
+    ? {
+        usage_bytes: container.usageBytes,
+        working_set_bytes: container.workingSetBytes,
+        limit_bytes: container.limitBytes,
+        stat: pick(container.stat, ['anon', 'file', 'shmem', 'anon_thp', 'inactive_file']),
+      }
+    : null;
 }
 
 function pick(obj: Record<string, number>, keys: string[]): Record<string, number> {

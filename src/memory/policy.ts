@@ -1,7 +1,7 @@
 // Memory decisions, pure: whether a program's sampled usage crossed its high
 // or max mark (watchdog), which program the container guard stops when the
 // whole container nears its limit, and whether a SIGKILL was the kernel's OOM
-// killer (evidence from the oom_kill counters) or something else.
+// killer (the OOM watch's report) or something else.
 
 export interface CapMarks {
   maxBytes?: number;
@@ -52,24 +52,18 @@ export function guardTriggered(usageBytes: number, limitBytes: number | null, th
 }
 
 export interface KillEvidence {
-  /** oom_kill counter increase of the program's own cgroup leaf since its start. */
-  leafOomKills?: number;
-  /** oom_kill counter increase of the container's cgroup since the last sample before the exit. */
-  containerOomKills?: number;
-  /** A kernel log line naming the pid as killed by the OOM killer. */
-  kmsg?: string;
+  /** The OOM watch reported this process as a victim of an OOM kill (an oom_kill counter went up and it vanished then). */
+  oomReported?: boolean;
 }
 
-export type KillVerdict =
-  | { kind: 'oom_killed'; source: 'leaf' | 'container' | 'kmsg' }
-  | { kind: 'killed_without_oom_evidence' }
-  | { kind: 'not_killed' };
+export type KillVerdict = { kind: 'oom_killed' } | { kind: 'killed_without_oom_evidence' } | { kind: 'not_killed' };
 
-/** Classifies how a program's run ended. Only a SIGKILL can be an OOM kill; without evidence we say so, we do not guess. */
+/**
+ * Classifies how a program's main process ended. Only a SIGKILL can be an OOM kill,
+ * and only the counters can say it was one (whose limit was hit is the OOM watch's
+ * call, see oom-watch.ts): without that evidence we say so, we do not guess.
+ */
 export function classifyKill(signal: NodeJS.Signals | null, evidence: KillEvidence): KillVerdict {
   if (signal !== 'SIGKILL') return { kind: 'not_killed' };
-  if ((evidence.leafOomKills ?? 0) > 0) return { kind: 'oom_killed', source: 'leaf' };
-  if (evidence.kmsg) return { kind: 'oom_killed', source: 'kmsg' };
-  if ((evidence.containerOomKills ?? 0) > 0) return { kind: 'oom_killed', source: 'container' };
-  return { kind: 'killed_without_oom_evidence' };
+  return evidence.oomReported ? { kind: 'oom_killed' } : { kind: 'killed_without_oom_evidence' };
 }

@@ -165,6 +165,7 @@ function memoryPlan(m: ProgramConfig['memory']): ProgramMemoryPlan {
     rlimit: m?.rlimit ?? d.rlimit,
     oomScoreAdj: m?.oom_score_adj ?? d.oomScoreAdj,
     stopGraceMs: m?.stop_grace ?? d.stopGraceMs,
+    ...(m?.oom_group === undefined ? {} : { oomGroup: m.oom_group }),
     ...(m?.oom_loop === undefined ? {} : { oomLoop: { maxEvents: m.oom_loop.max_events, windowMs: m.oom_loop.window } }),
   };
 }

@@ -51,6 +51,8 @@ export interface ProgramMemoryPlan {
   oomScoreAdj: number;
   /** Grace between the stop signal and SIGKILL when the watchdog or the guard stops the program. */
   stopGraceMs: number;
+  /** v2 leaf memory.oom.group: an OOM kill in the leaf takes the program's whole tree (default false: only the kernel's victim). */
+  oomGroup?: boolean;
   /** More than maxEvents memory kills/stops within windowMs turns the program fatal (on_fatal applies). */
   oomLoop?: { maxEvents: number; windowMs: number };
 }

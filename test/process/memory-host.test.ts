@@ -34,7 +34,9 @@ programs:
     const kills = await run.waitForCount(byEvent('child.oom_killed', 'hog'), 3, 60_000);
     for (const k of kills) {
       expect(k.evidence).toBe('leaf');
-      expect(k.leaf_oom_kills).toBeGreaterThanOrEqual(1);
+      expect(k.oom_kills).toBe(1);
+      expect(k.main_killed).toBe(true);
+      expect(k.victims).toEqual([expect.objectContaining({ main: true })]);
       expect(k.max_bytes).toBe(96 * MiB);
       expect((k.leaf as { peak_bytes: number }).peak_bytes).toBeGreaterThan(90 * MiB);
     }
@@ -107,8 +109,9 @@ programs:
     expect(run.events.find(byEvent('supervisor.shutdown'))).toMatchObject({ reason: 'program_fatal', program: 'hog' });
     const { readFileSync } = await import('node:fs');
     const message = readFileSync(termlog, 'utf8');
-    expect(message).toContain('supervisor exit code 7: program hog turned fatal');
-    expect(message).toContain('hog: 3 OOM kills, fatal');
+    expect(message).toContain('supervisor exit code 7: program hog turned fatal (too many OOM kills or memory stops (memory.oom_loop))');
+    expect(message).toContain('hog: 3 OOM kills, fatal (too many OOM kills or memory stops (memory.oom_loop))');
+    expect(message).not.toContain('crash loop');
   });
 
   it('a SIGKILL from outside with no OOM evidence is reported as such, not guessed', async () => {

@@ -48,12 +48,11 @@ describe('container guard', () => {
 
 describe('kill classification', () => {
   it('only SIGKILL can be an OOM kill; evidence decides, leaf first', () => {
-    expect(classifyKill('SIGTERM', { leafOomKills: 1 })).toEqual({ kind: 'not_killed' });
+    expect(classifyKill('SIGTERM', { oomReported: true })).toEqual({ kind: 'not_killed' });
     expect(classifyKill(null, {})).toEqual({ kind: 'not_killed' });
-    expect(classifyKill('SIGKILL', { leafOomKills: 1, containerOomKills: 1 })).toEqual({ kind: 'oom_killed', source: 'leaf' });
-    expect(classifyKill('SIGKILL', { leafOomKills: 0, containerOomKills: 2 })).toEqual({ kind: 'oom_killed', source: 'container' });
-    expect(classifyKill('SIGKILL', { kmsg: 'Killed process 42' })).toEqual({ kind: 'oom_killed', source: 'kmsg' });
-    expect(classifyKill('SIGKILL', { leafOomKills: 0, containerOomKills: 0 })).toEqual({ kind: 'killed_without_oom_evidence' });
+    expect(classifyKill('SIGKILL', { oomReported: true })).toEqual({ kind: 'oom_killed' });
+    expect(classifyKill('SIGKILL', { oomReported: false })).toEqual({ kind: 'killed_without_oom_evidence' });
+    expect(classifyKill('SIGKILL', {})).toEqual({ kind: 'killed_without_oom_evidence' });
   });
 });
 

@@ -401,9 +401,11 @@ programs:
     memory: { max: 256Mi, high: 200M }
   worker:
     command: node worker.js
-    memory: { max: 50%, enforce: cgroup }
+    memory: { max: 50%, enforce: cgroup, oom_group: true }
 `);
     const byName = Object.fromEntries(result.programs.map((p) => [p.name, p]));
+    expect(byName.worker!.memory!.oomGroup).toBe(true);
+    expect(byName.web!.memory!.oomGroup).toBeUndefined(); // the default: false
     expect(byName.web!.memory).toEqual({ max: { bytes: 256 * 1024 * 1024 }, high: { bytes: 200_000_000 }, enforce: 'watchdog', rlimit: 'data', oomScoreAdj: 1000, stopGraceMs: 500 });
     expect(byName.worker!.memory).toMatchObject({ max: { percent: 50 }, enforce: 'cgroup', stopGraceMs: 500 });
     expect(result.memory).toEqual({ pollIntervalMs: 100, guard: { enabled: false, threshold: { percent: 90 } }, oomScoreAdj: -900 });

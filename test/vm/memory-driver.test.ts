@@ -35,7 +35,7 @@ try {
   const other = driver.createLeaf('other', { maxBytes: 32 * MiB, oomGroup: false });
   const [oc, ...oa] = enterCgroupArgv(other.path, ['sleep', '1000']);
   const sibling = spawn(oc!, oa, { stdio: 'ignore' });
-  const leaf = driver.createLeaf('hog', { maxBytes: 64 * MiB, highBytes: 60 * MiB });
+  const leaf = driver.createLeaf('hog', { maxBytes: 64 * MiB, highBytes: 60 * MiB, oomGroup: true });
   out.leaf = { path: leaf.path, notes: leaf.notes };
   out.files = Object.fromEntries(['memory.max', 'memory.high', 'memory.swap.max', 'memory.oom.group']
     .map((f) => [f, readFileSync(join(leaf.path, f), 'utf8').trim()]));
