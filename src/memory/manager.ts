@@ -2,9 +2,11 @@
 // start it learns the container (cgroup version, limit, writable or not) and
 // picks each program's enforcement; around each spawn it puts the child in its
 // own cgroup leaf and sets its oom_score_adj / rlimit; on a timer it samples
-// every program's process tree (watchdog, high-water warnings) and the
-// container's total (guard); on each exit it looks for OOM evidence, so no
-// OOM kill is silent. It acts on the supervisor only through `stopForRestart`.
+// the process tree of every program that has a cap (watchdog, high-water
+// warnings); the container guard (guard.ts) watches the container's total and
+// asks for the uncapped programs' trees only when it is near the limit; on
+// each exit it looks for OOM evidence, so no OOM kill is silent. It acts on
+// the supervisor only through `stopForRestart`.
 import type { EventSink } from '../logging/events.js';
 import type { ProgramPlan, SizeSpec, SupervisorMemoryPlan, SupervisorPlan } from '../plan/types.js';
 import type { ChildExit } from '../process/spawn.js';
@@ -14,7 +16,8 @@ import { libc } from '../sys/libc.js';
 import { createCgroupDriver, readContainerMemory, type CgroupDriver, type CgroupLeaf, type ContainerMemory, type MemoryEvents } from './cgroup.js';
 import type { MemoryEnvironment } from './environment.js';
 import { readOomScoreAdj, writeOomScoreAdj } from './oom-score.js';
-import { chooseGuardVictim, classifyKill, guardTriggered, watchdogVerdict } from './policy.js';
+import { ContainerGuard, type GuardHost, type GuardProgram } from './guard.js';
+import { classifyKill, watchdogVerdict } from './policy.js';
 import { sampleTree, type TreeSample } from './sampler.js';
 
 export type Enforcement = 'cgroup' | 'watchdog' | 'rlimit' | 'none';
@@ -80,8 +83,7 @@ export class MemoryManager implements SupervisorHooks {
   private selfOomScoreAdj = 0;
   private guardEnabled = false;
   private guardThresholdBytes?: number;
-  /** The program the guard last stopped; no new guard action until it is gone. */
-  private guardVictim?: string;
+  private guard?: ContainerGuard;
   private lastTickError = -Infinity;
 
   constructor(
@@ -154,6 +156,10 @@ export class MemoryManager implements SupervisorHooks {
     }
     this.lastContainer = this.readContainer();
     this.containerEvents = this.lastContainer?.events;
+    const limit = this.lastContainer?.limitBytes ?? env.limitBytes;
+    if (this.guardEnabled && this.guardThresholdBytes !== undefined && limit) {
+      this.guard = new ContainerGuard({ env, limitBytes: limit, thresholdBytes: this.guardThresholdBytes, pollMs: this.settings.pollIntervalMs, events: this.events, host: this.guardHost(), now: this.now });
+    }
 
     this.events.emit(
       'supervisor.environment',
@@ -170,7 +176,7 @@ export class MemoryManager implements SupervisorHooks {
         psi: env.psi,
         oom_score_adj: this.selfOomScoreAdj,
         oom_protected: this.selfOomScoreAdj === -1000,
-        guard: this.guardEnabled ? { threshold_bytes: this.guardThresholdBytes, poll_ms: this.settings.pollIntervalMs } : false,
+        guard: this.guard ? { threshold_bytes: this.guardThresholdBytes, headroom_bytes: this.guard.settings.headroomBytes, poll_ms: this.settings.pollIntervalMs, fast_poll_ms: this.guard.settings.fastTickMs } : false,
         programs: Object.fromEntries(
           [...this.programs.values()].map((pm) => [pm.plan.name, { enforce: pm.enforcement, max_bytes: pm.maxBytes ?? null, high_bytes: pm.highBytes ?? null, oom_score_adj: pm.oomScoreAdj }]),
         ),
@@ -180,8 +186,9 @@ export class MemoryManager implements SupervisorHooks {
     );
     for (const w of warnings) this.events.emit('supervisor.warning', { reason: 'memory', detail: w }, w);
 
-    const needsTimer = this.guardEnabled || [...this.programs.values()].some((pm) => pm.enforcement !== 'none');
-    if (needsTimer) {
+    this.guard?.start();
+    // Only programs with a cap of their own are sampled every tick; the guard walks the others when it must.
+    if ([...this.programs.values()].some((pm) => pm.enforcement !== 'none')) {
       this.timer = setInterval(() => this.tick(), this.settings.pollIntervalMs);
       this.timer.unref();
     }
@@ -255,7 +262,7 @@ export class MemoryManager implements SupervisorHooks {
     const pm = this.programs.get(plan.name);
     if (!pm) return;
     pm.pid = undefined;
-    if (this.guardVictim === plan.name) this.guardVictim = undefined;
+    this.guard?.exited(plan.name);
     const explained = pm.stoppingForMemory;
     pm.stoppingForMemory = false;
     if (exit.signal !== 'SIGKILL') return;
@@ -295,6 +302,7 @@ export class MemoryManager implements SupervisorHooks {
 
   finished(): void {
     if (this.timer) clearInterval(this.timer);
+    this.guard?.stop();
     this.driver?.cleanup();
   }
 
@@ -354,17 +362,23 @@ export class MemoryManager implements SupervisorHooks {
     return (pm.leaf ? safe(() => pm.leaf!.readUsage().currentBytes) : undefined) ?? sample.rssBytes;
   }
 
-  /** One sampling round: every program's tree, then the container guard. */
+  /** A fresh sample of the program's tree, kept as its last (forensics). */
+  private sampleNow(pm: ProgramMemory, pid: number): TreeSample {
+    const sample = sampleTree(pid, this.now());
+    pm.last = sample;
+    if (sample.rssBytes > pm.peakRssBytes) pm.peakRssBytes = sample.rssBytes;
+    return sample;
+  }
+
+  /** One sampling round of the programs with a cap of their own (the guard has its own loop). */
   sample(): void {
     const running = this.control.runningPids();
-    const now = this.now();
+    if (this.guard) this.lastContainer = this.guard.lastContainer() ?? this.lastContainer;
     for (const pm of this.programs.values()) {
       const pid = running.get(pm.plan.name);
-      if (pid === undefined || pid !== pm.pid) continue;
-      const sample = sampleTree(pid, now);
-      pm.last = sample;
-      if (sample.rssBytes > pm.peakRssBytes) pm.peakRssBytes = sample.rssBytes;
-      if (pm.enforcement === 'none' || pm.stoppingForMemory) continue;
+      if (pid === undefined || pid !== pm.pid || pm.enforcement === 'none') continue;
+      const sample = this.sampleNow(pm, pid);
+      if (pm.stoppingForMemory) continue;
       const usage = this.usageBytes(pm, sample);
       const caps = pm.enforcement === 'watchdog' ? { maxBytes: pm.maxBytes, highBytes: pm.highBytes } : { highBytes: pm.highBytes };
       const { verdict, aboveHigh } = watchdogVerdict(usage, caps, pm.aboveHigh);
@@ -382,39 +396,32 @@ export class MemoryManager implements SupervisorHooks {
         this.countMemoryEvent(pm);
       }
     }
-    if (this.guardEnabled) this.guard(running);
   }
 
-  private guard(running: Map<string, number>): void {
-    const container = this.readContainer();
-    this.lastContainer = container;
-    if (!container || container.usageBytes === null || this.guardThresholdBytes === undefined) return;
-    // The kubelet's working set (usage minus inactive page cache): what cannot simply be reclaimed.
-    const used = container.workingSetBytes ?? container.usageBytes;
-    if (!guardTriggered(used, this.guardThresholdBytes, 1)) return;
-    if (this.guardVictim !== undefined && running.has(this.guardVictim)) return;
-    const candidates = [...this.programs.values()]
-      .filter((pm) => pm.pid !== undefined && running.get(pm.plan.name) === pm.pid && !pm.stoppingForMemory && pm.last && this.control.isStoppable(pm.plan.name))
-      .map((pm) => ({ program: pm.plan.name, usageBytes: this.usageBytes(pm, pm.last!), maxBytes: pm.maxBytes }));
-    const victim = chooseGuardVictim(candidates, container.limitBytes ?? this.guardThresholdBytes);
-    if (!victim) return;
-    const pm = this.programs.get(victim.program)!;
-    pm.stoppingForMemory = true;
-    this.guardVictim = victim.program;
-    this.events.emit(
-      'container.memory_guard',
-      {
-        ...this.forensics(pm, pm.pid!, container, {}),
-        usage_bytes: victim.usageBytes,
-        container_used_bytes: used,
-        threshold_bytes: this.guardThresholdBytes,
-        candidates: candidates.map((c) => ({ program: c.program, usage_bytes: c.usageBytes, max_bytes: c.maxBytes ?? null })),
-        grace_ms: pm.stopGraceMs,
+  /** The guard's narrow view of the programs: usage (leaf count, else a tree walk), forensics, stop. */
+  private guardHost(): GuardHost {
+    const live = () => {
+      const running = this.control.runningPids();
+      return [...this.programs.values()].filter((pm) => pm.pid !== undefined && running.get(pm.plan.name) === pm.pid && !pm.stoppingForMemory && this.control.isStoppable(pm.plan.name));
+    };
+    return {
+      candidates: (): GuardProgram[] =>
+        live().map((pm) => ({ program: pm.plan.name, pid: pm.pid!, usageBytes: this.usageBytes(pm, this.sampleNow(pm, pm.pid!)), maxBytes: pm.maxBytes, stopGraceMs: pm.stopGraceMs })),
+      refreshSamples: () => {
+        for (const pm of live()) if (pm.enforcement === 'none') this.sampleNow(pm, pm.pid!);
       },
-      `container at ${mb(used)} MiB of ${mb(container.limitBytes)} MiB: stopping ${victim.program}, the program most over its share`,
-    );
-    this.control.stopForRestart(victim.program, 'container_memory_guard', pm.stopGraceMs);
-    this.countMemoryEvent(pm);
+      forensics: (program, pid, container) => this.forensics(this.programs.get(program)!, pid, container, {}),
+      stop: (program, graceMs) => {
+        const pm = this.programs.get(program)!;
+        pm.stoppingForMemory = true;
+        this.control.stopForRestart(program, 'container_memory_guard', graceMs);
+        this.countMemoryEvent(pm);
+      },
+      runningPid: (program) => {
+        const pid = this.control.runningPids().get(program);
+        return pid !== undefined && pid === this.programs.get(program)?.pid ? pid : undefined;
+      },
+    };
   }
 }
 
