@@ -18,6 +18,7 @@ import type { MemoryEnvironment } from './environment.js';
 import { readOomScoreAdj, writeOomScoreAdj } from './oom-score.js';
 import { ContainerGuard, type GuardHost, type GuardProgram } from './guard.js';
 import { classifyKill, watchdogVerdict } from './policy.js';
+import { LeafPressure } from './pressure.js';
 import { sampleTree, type TreeSample } from './sampler.js';
 
 export type Enforcement = 'cgroup' | 'watchdog' | 'rlimit' | 'none';
@@ -51,6 +52,8 @@ interface ProgramMemory {
   stoppingForMemory: boolean;
   /** Times of its OOM kills and memory stops, for memory.oom_loop. */
   memoryEvents: number[];
+  /** PSI of its leaf (cgroup v2), for child.memory_pressure. */
+  pressure?: { leaf: CgroupLeaf; watch: LeafPressure };
 }
 
 /** Bytes of a size spec; a percentage needs the container's limit. */
@@ -381,6 +384,7 @@ export class MemoryManager implements SupervisorHooks {
       if (pm.stoppingForMemory) continue;
       const usage = this.usageBytes(pm, sample);
       const caps = pm.enforcement === 'watchdog' ? { maxBytes: pm.maxBytes, highBytes: pm.highBytes } : { highBytes: pm.highBytes };
+      if (pm.leaf) this.watchPressure(pm, pid, usage);
       const { verdict, aboveHigh } = watchdogVerdict(usage, caps, pm.aboveHigh);
       pm.aboveHigh = aboveHigh;
       if (verdict === 'high') {
@@ -396,6 +400,19 @@ export class MemoryManager implements SupervisorHooks {
         this.countMemoryEvent(pm);
       }
     }
+  }
+
+  /** child.memory_pressure: the program's leaf is thrashing near its high (else max) mark. */
+  private watchPressure(pm: ProgramMemory, pid: number, usage: number): void {
+    if (this.env.cgroup !== 'v2' || !this.env.psi || !pm.leaf) return;
+    if (pm.pressure?.leaf !== pm.leaf) pm.pressure = { leaf: pm.leaf, watch: new LeafPressure(pm.leaf.path) };
+    const r = pm.pressure.watch.look(this.now(), usage, { highBytes: pm.highBytes, maxBytes: pm.maxBytes });
+    if (!r) return;
+    this.events.emit(
+      'child.memory_pressure',
+      { program: pm.plan.name, pid, usage_bytes: usage, high_bytes: pm.highBytes ?? null, max_bytes: pm.maxBytes ?? null, some_stall_pct: r.somePct, full_stall_pct: r.fullPct, some_avg10: r.avg10 },
+      `${pm.plan.name} is stalled ${r.somePct} % of the time reclaiming memory at ${mb(usage)} MiB, near its ${pm.highBytes !== undefined ? 'high mark' : 'cap'}`,
+    );
   }
 
   /** The guard's narrow view of the programs: usage (leaf count, else a tree walk), forensics, stop. */
