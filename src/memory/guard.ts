@@ -87,6 +87,8 @@ export interface GuardOptions {
 const RATE_WINDOW_MS = 1000;
 /** How often, while near, the per-program samples are refreshed (forensics, victim choice). */
 const REFRESH_MS = 1000;
+/** How far back the loop's lateness counts. */
+const LAG_WINDOW_MS = 5000;
 /** The container's full reading (limit, events, stat) is refreshed at most this often. */
 const FULL_READ_MS = 10_000;
 
@@ -117,6 +119,12 @@ export class ContainerGuard {
   private readonly read: () => ContainerCounters | null;
   private readonly kill: (pid: number) => boolean;
   private lastError = -Infinity;
+  /** When the previous round ran and how long the gap before this one was (a stalled loop shows here). */
+  private lastRound?: number;
+  private gapMs = 0;
+  /** Recent lateness of the loop (gap beyond the period asked for), ms: stalls lengthen the reaction time. */
+  private lags: UsagePoint[] = [];
+  private askedMs = 0;
   /** Rounds and the time they took, for the bench and the tests. */
   readonly stats = { rounds: 0, fastRounds: 0, walks: 0 };
 
@@ -189,6 +197,8 @@ export class ContainerGuard {
   check(): GuardAssessment {
     const now = this.now();
     this.stats.rounds++;
+    this.gapMs = this.lastRound === undefined ? 0 : now - this.lastRound;
+    this.lastRound = now;
     if (now - this.lastFull >= FULL_READ_MS) this.fullRead(now);
     const c = this.read();
     if (!c) return { action: 'none', projectedBytes: 0, msToHeadroom: Infinity, near: false, nextTickMs: this.limits.slowTickMs };
@@ -200,7 +210,12 @@ export class ContainerGuard {
       if (!this.lastStall || now - this.lastStall.at >= RATE_WINDOW_MS) this.lastStall = { at: now, totalUs: c.fullStallUs };
     }
     const reading = { usedBytes: c.workingSetBytes, rateBytesPerS: growthRate(this.points, RATE_WINDOW_MS), fullStallPct };
-    const a = assessGuard(reading, this.limits);
+    // A loop that runs late (a loaded machine, reclaim) reacts late too: add its recent lateness.
+    this.lags.push({ at: now, bytes: Math.max(0, this.gapMs - this.askedMs) });
+    while (this.lags.length > 0 && now - this.lags[0]!.at > LAG_WINDOW_MS) this.lags.shift();
+    const lagMs = Math.max(0, ...this.lags.map((l) => l.bytes));
+    const a = assessGuard(reading, lagMs > 0 ? { ...this.limits, reactionMs: this.limits.reactionMs + lagMs } : this.limits);
+    this.askedMs = a.nextTickMs;
     if (a.nextTickMs < this.limits.slowTickMs) this.stats.fastRounds++;
 
     if (this.victim && this.o.host.runningPid(this.victim.program) !== this.victim.pid) this.victim = undefined;
@@ -268,6 +283,7 @@ export class ContainerGuard {
       headroom_bytes: this.limits.headroomBytes,
       limit_bytes: this.limits.limitBytes,
       full_stall_pct: reading.fullStallPct === null ? null : Math.round(reading.fullStallPct * 10) / 10,
+      round_gap_ms: this.gapMs,
     };
   }
 }

@@ -30,12 +30,17 @@ export interface GuardCandidate {
 
 /**
  * The program most over its share of the container: usage divided by its cap,
- * or by an equal split of the limit among the candidates that have no cap.
- * Ties go to the bigger user. Undefined when nobody uses anything.
+ * or, for a program without a cap, by its part of what the caps leave of the
+ * limit (limit − the sum of the caps, split equally among the uncapped ones;
+ * at least an equal split of the limit among all candidates, for when the caps
+ * add up to more than the limit). Ties go to the bigger user. Undefined when
+ * nobody uses anything.
  */
 export function chooseGuardVictim(candidates: readonly GuardCandidate[], containerLimitBytes: number): GuardCandidate | undefined {
   const uncapped = candidates.filter((c) => c.maxBytes === undefined).length;
-  const equalShare = containerLimitBytes / Math.max(1, uncapped);
+  const capSum = candidates.reduce((sum, c) => sum + (c.maxBytes ?? 0), 0);
+  const left = Math.max(containerLimitBytes - capSum, containerLimitBytes / Math.max(1, candidates.length));
+  const equalShare = left / Math.max(1, uncapped);
   let best: { c: GuardCandidate; score: number } | undefined;
   for (const c of candidates) {
     if (c.usageBytes <= 0) continue;
@@ -135,7 +140,7 @@ export function guardLimits(limitBytes: number, thresholdBytes: number, slowTick
     slowTickMs,
     fastTickMs: Math.min(slowTickMs, 25),
     pressureFullPct: 20,
-    pressureFloorBytes: thresholdBytes * 0.85,
+    pressureFloorBytes: thresholdBytes * 0.9,
   };
 }
 

@@ -37,11 +37,20 @@ describe('container guard', () => {
       [
         { program: 'big-but-allowed', usageBytes: 150 * MiB, maxBytes: 200 * MiB }, // 0.75 of its cap
         { program: 'small-over', usageBytes: 60 * MiB, maxBytes: 50 * MiB }, // 1.2 of its cap
-        { program: 'uncapped', usageBytes: 40 * MiB }, // share 256 MiB / 1 → 0.16
+        { program: 'uncapped', usageBytes: 40 * MiB }, // share max(256 − 250, 256 / 3) MiB → 0.47
       ],
       256 * MiB,
     );
     expect(victim?.program).toBe('small-over');
+  });
+  it('an uncapped leaker is measured against what the caps leave of the limit, not against the whole limit', () => {
+    // steady: 70 of 96 MiB (0.73); the leaker: 150 MiB of the 64 MiB the caps leave (2.3)
+    const c = [
+      { program: 'steady', usageBytes: 70 * MiB, maxBytes: 96 * MiB },
+      { program: 'burst', usageBytes: 50 * MiB, maxBytes: 96 * MiB },
+      { program: 'leaker', usageBytes: 150 * MiB },
+    ];
+    expect(chooseGuardVictim(c, 256 * MiB)?.program).toBe('leaker');
   });
   it('splits the limit among uncapped programs; ties go to the bigger user', () => {
     expect(chooseGuardVictim([{ program: 'a', usageBytes: 100 }, { program: 'b', usageBytes: 300 }], 1000)?.program).toBe('b');
@@ -117,9 +126,10 @@ describe('container guard: when to look and when to act', () => {
     expect(at(248)).toMatchObject({ action: 'kill', msToHeadroom: 0 });
   });
   it('container pressure (full stall) counts only near the threshold', () => {
-    expect(at(210, 0, 25)).toMatchObject({ action: 'stop', cause: 'pressure' });
+    expect(at(222, 0, 25)).toMatchObject({ action: 'stop', cause: 'pressure' });
     expect(at(150, 0, 90)).toMatchObject({ action: 'none' });
-    expect(at(210, 0, 10)).toMatchObject({ action: 'none' });
+    expect(at(222, 0, 10)).toMatchObject({ action: 'none' });
+    expect(at(210, 0, 50)).toMatchObject({ action: 'none' });
   });
   it('the grace is stop_grace, shortened to half the time left before the headroom', () => {
     expect(guardGraceMs(5000, { action: 'stop', msToHeadroom: Infinity })).toBe(5000);
