@@ -61,7 +61,7 @@ async function measure(n) {
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   try {
-    const end = Date.now() + 120_000;
+    const end = Date.now() + 300_000;
     while (children(child.pid) < n && Date.now() < end) await sleep(200);
     if (children(child.pid) < n) throw new Error(`only ${children(child.pid)} of ${n} programs started: ${stderr.slice(-500)}`);
     await sleep(settleS * 1000);

@@ -12,7 +12,7 @@
 // 8 MiB of the limit, and the kernel never OOM-kills anything. Latency per stop,
 // closest approach and page cache left are printed (docs/benchmarks.md), not asserted.
 //
-// Pressure: in a writable pod, a program whose leaf has memory.high 80 MiB and
+// Pressure: in a writable 512 MiB pod (room for both leaves: the guard stays out), a program whose leaf has memory.high 80 MiB and
 // memory.max 96 MiB leaks 4 MiB/s, and one with only max 96 MiB too, until both
 // were OOM-killed (at most 240 s). Asserted:
 // `child.memory_pressure` comes for the program, before its OOM kill when there is
@@ -96,9 +96,9 @@ while not os.path.exists(stop):
 open(out, 'w').write('\n'.join(lines) + '\n')
 `;
 
-function supervised(name: string, yaml: string, done: string, o: { writable?: boolean; sampler?: boolean }): string {
+function supervised(name: string, yaml: string, done: string, o: { writable?: boolean; sampler?: boolean; memory?: string }): string {
   const d = `${GUEST_OUT}/${name}`;
-  const cmd = supervisorCommand(['-c', `${d}/supervisor.yaml`], { writable: o.writable, name, report: `${d}/report`, pidfile: `${d}/pidfile` });
+  const cmd = supervisorCommand(['-c', `${d}/supervisor.yaml`], { writable: o.writable, memory: o.memory, name, report: `${d}/report`, pidfile: `${d}/pidfile` });
   return `
 d=${d}
 mkdir -p $d
@@ -128,7 +128,7 @@ const guestScript = `set -u
 cat >${GUEST_OUT}/sampler.py <<'EOF_SAMPLER'
 ${SAMPLER}EOF_SAMPLER
 ${RATES.map((rate) => supervised(`leak${rate}`, leakConfig(`${GUEST_OUT}/leak${rate}`, rate), `[ $(grep -c '"action":"stop"' $d/stdout) -ge ${STOPS} ]`, { sampler: true })).join('')}
-${PRESSURE ? supervised('pressure', pressureConfig(`${GUEST_OUT}/pressure`), `killed() { grep '"event":"child.oom_killed"' $d/stdout | grep -q "\"program\":\"$1\""; }; killed highleak && killed maxleak`, { writable: true }) : ''}
+${PRESSURE ? supervised('pressure', pressureConfig(`${GUEST_OUT}/pressure`), `killed() { grep '"event":"child.oom_killed"' $d/stdout | grep -q "\"program\":\"$1\""; }; killed highleak && killed maxleak`, { writable: true, memory: '512M' }) : ''}
 `;
 
 interface Ev {
@@ -205,6 +205,12 @@ describe.each(RATES)('container guard, read-only 256 MiB oom.group=1 pod, uncapp
     const stops = of(events, 'container.memory_guard').filter((e) => e.action === 'stop');
     const kills = of(events, 'container.memory_guard').filter((e) => e.action === 'kill');
     const exits = of(events, 'child.exit', 'leaker');
+    // The leak rate the VM really achieved: the steepest rise of the working set over 500 ms.
+    let steepest = 0;
+    for (let i = 0, j = 0; i < trace.length; i++) {
+      while (trace[i]!.t - trace[j]!.t > 500) j++;
+      if (trace[i]!.t - trace[j]!.t >= 250) steepest = Math.max(steepest, ((trace[i]!.ws - trace[j]!.ws) * 1000) / (trace[i]!.t - trace[j]!.t));
+    }
     // Per stop: when the working set crossed the threshold (if it did before the
     // decision), the decision, the leaker's exit, and the closest approach around it.
     const rows = stops.map((s) => {
@@ -213,6 +219,9 @@ describe.each(RATES)('container guard, read-only 256 MiB oom.group=1 pod, uncapp
       const te = exit ? at(exit) : t;
       const win = trace.filter((p) => p.t >= t - 2000 && p.t <= te + 300);
       const peak = win.reduce((a, b) => (b.ws > a.ws ? b : a), win[0] ?? { t, ws: 0, usage: 0, file: 0 });
+      // Freed: the working set back below where it was at the decision, minus half the victim's usage.
+      const at0 = trace.filter((p) => p.t <= t).at(-1)?.ws ?? s.container_used_bytes;
+      const freed = trace.find((p) => p.t > t && p.ws < at0 - s.usage_bytes / 2);
       const before = trace.filter((p) => p.t >= t - 2000 && p.t <= t);
       let cross: number | undefined;
       for (let i = before.length - 1; i >= 0 && before[i]!.ws >= THRESHOLD_BYTES; i--) cross = before[i]!.t;
@@ -223,12 +232,13 @@ describe.each(RATES)('container guard, read-only 256 MiB oom.group=1 pod, uncapp
         grace_ms: s.grace_ms,
         after_crossing_ms: cross === undefined ? null : t - cross,
         to_exit_ms: te - t,
+        freed_ms: freed ? freed.t - t : null,
         closest_mib: mib(LIMIT_BYTES - peak.ws),
         cache_left_mib: mib(peak.file),
       };
     });
     console.log(`[leak${rate}] ${stops.length} stops, ${kills.length} escalations to SIGKILL; closest approach ${mib(LIMIT_BYTES - max.ws)} MiB below the limit ` +
-      `(usage ${mib(max.usage)} MiB, page cache ${mib(max.file)} MiB then); ${trace.length} samples; VM wall ${(r.wallMs / 1000).toFixed(1)} s\n` +
+      `(usage ${mib(max.usage)} MiB, page cache ${mib(max.file)} MiB then); steepest growth ${mib(steepest)} MiB/s; ${trace.length} samples; VM wall ${(r.wallMs / 1000).toFixed(1)} s\n` +
       rows.map((x) => JSON.stringify(x)).join('\n'));
     expect(LIMIT_BYTES - max.ws).toBeGreaterThanOrEqual(HEADROOM_BYTES);
   });
