@@ -87,8 +87,9 @@ export interface GuardOptions {
 const RATE_WINDOW_MS = 1000;
 /** How often, while near, the per-program samples are refreshed (forensics, victim choice). */
 const REFRESH_MS = 1000;
-/** How far back the loop's lateness counts. */
+/** How far back the loop's lateness counts, and the most it adds to the reaction time. */
 const LAG_WINDOW_MS = 5000;
+const MAX_LAG_MS = 1000;
 /** The container's full reading (limit, events, stat) is refreshed at most this often. */
 const FULL_READ_MS = 10_000;
 
@@ -213,7 +214,7 @@ export class ContainerGuard {
     // A loop that runs late (a loaded machine, reclaim) reacts late too: add its recent lateness.
     this.lags.push({ at: now, bytes: Math.max(0, this.gapMs - this.askedMs) });
     while (this.lags.length > 0 && now - this.lags[0]!.at > LAG_WINDOW_MS) this.lags.shift();
-    const lagMs = Math.max(0, ...this.lags.map((l) => l.bytes));
+    const lagMs = Math.min(MAX_LAG_MS, Math.max(0, ...this.lags.map((l) => l.bytes)));
     const a = assessGuard(reading, lagMs > 0 ? { ...this.limits, reactionMs: this.limits.reactionMs + lagMs } : this.limits);
     this.askedMs = a.nextTickMs;
     if (a.nextTickMs < this.limits.slowTickMs) this.stats.fastRounds++;

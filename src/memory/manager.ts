@@ -376,7 +376,6 @@ export class MemoryManager implements SupervisorHooks {
   /** One sampling round of the programs with a cap of their own (the guard has its own loop). */
   sample(): void {
     const running = this.control.runningPids();
-    if (this.guard) this.lastContainer = this.guard.lastContainer() ?? this.lastContainer;
     for (const pm of this.programs.values()) {
       const pid = running.get(pm.plan.name);
       if (pid === undefined || pid !== pm.pid || pm.enforcement === 'none') continue;
@@ -393,7 +392,7 @@ export class MemoryManager implements SupervisorHooks {
         pm.stoppingForMemory = true;
         this.events.emit(
           'child.memory_cap_exceeded',
-          { ...this.forensics(pm, pid, this.lastContainer, {}), usage_bytes: usage, overshoot_bytes: usage - pm.maxBytes, grace_ms: pm.stopGraceMs },
+          { ...this.forensics(pm, pid, (this.lastContainer = this.readContainer()), {}), usage_bytes: usage, overshoot_bytes: usage - pm.maxBytes, grace_ms: pm.stopGraceMs },
           `${pm.plan.name} uses ${mb(usage)} MiB, over its cap of ${mb(pm.maxBytes)} MiB: stopping it`,
         );
         this.control.stopForRestart(pm.plan.name, 'memory_cap', pm.stopGraceMs);
