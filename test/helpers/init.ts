@@ -44,6 +44,8 @@ export interface InitOptions {
   cwd?: string;
   /** stdout handling: 'pipe' (default) collects events. */
   stdio?: 'pipe';
+  /** Start inside this cgroup directory (written to its cgroup.procs before exec). */
+  cgroup?: string;
 }
 
 export function tempDir(prefix = 'sv-test-'): string {
@@ -62,7 +64,8 @@ const liveRuns = new Set<InitRun>();
 
 export function startInit(args: string[], options: InitOptions = {}): InitRun {
   const pid1 = options.pid1 ?? true;
-  const argv = pid1 ? ['unshare', '--pid', '--fork', '--mount-proc', process.execPath, BUNDLE, ...args] : [process.execPath, BUNDLE, ...args];
+  const inner = pid1 ? ['unshare', '--pid', '--fork', '--mount-proc', process.execPath, BUNDLE, ...args] : [process.execPath, BUNDLE, ...args];
+  const argv = options.cgroup ? ['/bin/sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', options.cgroup, ...inner] : inner;
   const proc = spawn(argv[0]!, argv.slice(1), {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, SUPERVISOR_CONFIG: '', ...options.env },
