@@ -35,6 +35,7 @@ export const EVENT_LEVELS = {
   'descendants.killed': 'warn',
   'supervisor.environment': 'info',
   'child.memory_high': 'warn',
+  'child.memory_pressure': 'warn',
   'child.memory_cap_exceeded': 'error',
   'child.oom_killed': 'error',
   'child.killed': 'warn',

@@ -2,10 +2,11 @@
 // start it learns the container (cgroup version, limit, writable or not) and
 // picks each program's enforcement; around each spawn it puts the child in its
 // own cgroup leaf and sets its oom_score_adj / rlimit; on a timer it samples
-// every program's process tree (watchdog, high-water warnings) and the
-// container's total (guard); the OOM watch (oom-watch.ts) reports every OOM kill
-// in a program's tree, so no OOM kill is silent. It acts on the supervisor only
-// through `stopForRestart`.
+// the process tree of every program that has a cap (watchdog, high-water
+// warnings); the container guard (guard.ts) watches the container's total and
+// asks for the uncapped programs' trees only when it is near the limit; the OOM
+// watch (oom-watch.ts) reports every OOM kill in a program's tree, so no OOM
+// kill is silent. It acts on the supervisor only through `stopForRestart`.
 import type { EventSink } from '../logging/events.js';
 import type { ProgramPlan, SizeSpec, SupervisorMemoryPlan, SupervisorPlan } from '../plan/types.js';
 import type { ChildExit } from '../process/spawn.js';
@@ -22,7 +23,9 @@ import { readOomScoreAdj, writeOomScoreAdj } from './oom-score.js';
 import { isLive, OomWatch, type OomReport, type WatchedProgram } from './oom-watch.js';
 import { readV1Events } from './cgroup-v1.js';
 import { readV2Events } from './cgroup-v2.js';
-import { chooseGuardVictim, classifyKill, guardTriggered, watchdogVerdict } from './policy.js';
+import { ContainerGuard, readContainerCounters, type GuardHost, type GuardProgram } from './guard.js';
+import { classifyKill, watchdogVerdict } from './policy.js';
+import { LeafPressure } from './pressure.js';
 import { sampleTree, type TreeSample } from './sampler.js';
 
 export type Enforcement = 'cgroup' | 'watchdog' | 'rlimit' | 'none';
@@ -60,6 +63,8 @@ interface ProgramMemory {
   stoppingForMemory: boolean;
   /** Times of its OOM kills and memory stops, for memory.oom_loop. */
   memoryEvents: number[];
+  /** PSI of its leaf (cgroup v2), for child.memory_pressure. */
+  pressure?: { leaf: CgroupLeaf; watch: LeafPressure };
 }
 
 /** Bytes of a size spec; a percentage needs the container's limit. */
@@ -92,10 +97,11 @@ export class MemoryManager implements SupervisorHooks {
   private selfOomScoreAdj = 0;
   private guardEnabled = false;
   private guardThresholdBytes?: number;
-  /** The program the guard last stopped; no new guard action until it is gone. */
-  private guardVictim?: string;
+  private guard?: ContainerGuard;
   private lastTickError = -Infinity;
   private oomWatch?: OomWatch;
+  /** This round's containerNearLimit(), for the OOM watch's snapshot. */
+  private containerNear = false;
 
   constructor(
     plan: SupervisorPlan,
@@ -167,6 +173,10 @@ export class MemoryManager implements SupervisorHooks {
     }
     this.lastContainer = this.readContainer();
     this.containerEvents = this.lastContainer?.events;
+    const limit = this.lastContainer?.limitBytes ?? env.limitBytes;
+    if (this.guardEnabled && this.guardThresholdBytes !== undefined && limit) {
+      this.guard = new ContainerGuard({ env, limitBytes: limit, thresholdBytes: this.guardThresholdBytes, pollMs: this.settings.pollIntervalMs, events: this.events, host: this.guardHost(), now: this.now });
+    }
 
     this.events.emit(
       'supervisor.environment',
@@ -183,7 +193,7 @@ export class MemoryManager implements SupervisorHooks {
         psi: env.psi,
         oom_score_adj: this.selfOomScoreAdj,
         oom_protected: this.selfOomScoreAdj === -1000,
-        guard: this.guardEnabled ? { threshold_bytes: this.guardThresholdBytes, poll_ms: this.settings.pollIntervalMs } : false,
+        guard: this.guard ? { threshold_bytes: this.guardThresholdBytes, headroom_bytes: this.guard.settings.headroomBytes, poll_ms: this.settings.pollIntervalMs, fast_poll_ms: this.guard.settings.fastTickMs } : false,
         programs: Object.fromEntries(
           [...this.programs.values()].map((pm) => [pm.plan.name, { enforce: pm.enforcement, max_bytes: pm.maxBytes ?? null, high_bytes: pm.highBytes ?? null, oom_score_adj: pm.oomScoreAdj }]),
         ),
@@ -198,6 +208,11 @@ export class MemoryManager implements SupervisorHooks {
       this.oomWatch = new OomWatch({
         version: env.cgroup,
         programs: () => [...this.programs.values()].map((pm): WatchedProgram => ({ name: pm.plan.name, mainPid: pm.pid, leaf: pm.leaf, maxBytes: pm.maxBytes })),
+        // The "before" snapshot walks a program's tree each round only where that is cheap or
+        // needed: a leaf (one file), a capped program (sampled anyway), or every program while
+        // the container is near its limit (where a container-wide OOM kill can happen), so the
+        // idle cost grows with what needs watching, not with the number of programs.
+        snapshotIncludes: (p) => p.leaf !== undefined || p.maxBytes !== undefined || this.containerNear,
         // Only the counters file: this runs on every change of memory.events, which a program at its cap changes often.
         containerEvents: () => safe(() => (env.cgroup === 'v2' ? readV2Events(path, { allowMissing: true }) : readV1Events(path))) ?? null,
         containerEventsFile: env.cgroup === 'v2' ? join(path, 'memory.events') : undefined,
@@ -209,11 +224,24 @@ export class MemoryManager implements SupervisorHooks {
       });
       this.oomWatch.start();
     }
-    const needsTimer = this.guardEnabled || this.oomWatch !== undefined || [...this.programs.values()].some((pm) => pm.enforcement !== 'none');
-    if (needsTimer) {
+    this.guard?.start();
+    // The guard has its own loop; this one samples capped programs and runs the OOM watch's round.
+    if (this.oomWatch !== undefined || [...this.programs.values()].some((pm) => pm.enforcement !== 'none')) {
       this.timer = setInterval(() => this.tick(), this.settings.pollIntervalMs);
       this.timer.unref();
     }
+  }
+
+  /**
+   * Whether a container-wide OOM kill is possible soon: the guard's last round says it is
+   * near, or (no guard) the working set is at 80 % of the limit; never without a limit.
+   */
+  private containerNearLimit(): boolean {
+    if (this.guard) return this.guard.near;
+    const limit = this.env.limitBytes;
+    if (limit === null) return false;
+    const c = readContainerCounters(this.env);
+    return c !== null && c.workingSetBytes >= limit * 0.8;
   }
 
   private readContainer(): ContainerMemory | null {
@@ -348,7 +376,7 @@ export class MemoryManager implements SupervisorHooks {
     const pm = this.programs.get(plan.name);
     if (!pm) return;
     pm.pid = undefined;
-    if (this.guardVictim === plan.name) this.guardVictim = undefined;
+    this.guard?.exited(plan.name);
     const explained = pm.stoppingForMemory;
     pm.stoppingForMemory = false;
     if (exit.signal !== 'SIGKILL') {
@@ -425,6 +453,7 @@ export class MemoryManager implements SupervisorHooks {
   finished(): void {
     if (this.timer) clearInterval(this.timer);
     this.oomWatch?.stop();
+    this.guard?.stop();
     this.driver?.cleanup();
   }
 
@@ -479,24 +508,33 @@ export class MemoryManager implements SupervisorHooks {
     return (pm.leaf ? safe(() => pm.leaf!.readUsage().currentBytes) : undefined) ?? sample.rssBytes;
   }
 
-  /** One sampling round: every program's tree, then the container guard. */
+  /** A fresh sample of the program's tree, kept as its last (forensics). */
+  private sampleNow(pm: ProgramMemory, pid: number): TreeSample {
+    const sample = sampleTree(pid, this.now());
+    pm.last = sample;
+    if (sample.rssBytes > 0) pm.lastAlive = sample;
+    if (pm.leaf) pm.lastLeafUsage = safe(() => pm.leaf!.readUsage()) ?? pm.lastLeafUsage;
+    if (sample.rssBytes > pm.peakRssBytes) pm.peakRssBytes = sample.rssBytes;
+    return sample;
+  }
+
+  /** One sampling round of the programs with a cap of their own (the guard has its own loop). */
   sample(): void {
     // OOM kills first, against the previous round's processes; then this round's become the "before".
     this.oomWatch?.check();
-    this.oomWatch?.snapshot();
+    if (this.oomWatch) {
+      this.containerNear = this.containerNearLimit();
+      this.oomWatch.snapshot();
+    }
     const running = this.control.runningPids();
-    const now = this.now();
     for (const pm of this.programs.values()) {
       const pid = running.get(pm.plan.name);
-      if (pid === undefined || pid !== pm.pid) continue;
-      const sample = sampleTree(pid, now);
-      pm.last = sample;
-      if (sample.rssBytes > 0) pm.lastAlive = sample;
-      if (pm.leaf) pm.lastLeafUsage = safe(() => pm.leaf!.readUsage()) ?? pm.lastLeafUsage;
-      if (sample.rssBytes > pm.peakRssBytes) pm.peakRssBytes = sample.rssBytes;
-      if (pm.enforcement === 'none' || pm.stoppingForMemory) continue;
+      if (pid === undefined || pid !== pm.pid || pm.enforcement === 'none') continue;
+      const sample = this.sampleNow(pm, pid);
+      if (pm.stoppingForMemory) continue;
       const usage = this.usageBytes(pm, sample);
       const caps = pm.enforcement === 'watchdog' ? { maxBytes: pm.maxBytes, highBytes: pm.highBytes } : { highBytes: pm.highBytes };
+      if (pm.leaf) this.watchPressure(pm, pid, usage);
       const { verdict, aboveHigh } = watchdogVerdict(usage, caps, pm.aboveHigh);
       pm.aboveHigh = aboveHigh;
       if (verdict === 'high') {
@@ -505,46 +543,52 @@ export class MemoryManager implements SupervisorHooks {
         pm.stoppingForMemory = true;
         this.events.emit(
           'child.memory_cap_exceeded',
-          { ...this.forensics(pm, pid, this.lastContainer, {}), usage_bytes: usage, overshoot_bytes: usage - pm.maxBytes, grace_ms: pm.stopGraceMs },
+          { ...this.forensics(pm, pid, (this.lastContainer = this.readContainer()), {}), usage_bytes: usage, overshoot_bytes: usage - pm.maxBytes, grace_ms: pm.stopGraceMs },
           `${pm.plan.name} uses ${mb(usage)} MiB, over its cap of ${mb(pm.maxBytes)} MiB: stopping it`,
         );
         this.control.stopForRestart(pm.plan.name, 'memory_cap', pm.stopGraceMs);
         this.countMemoryEvent(pm);
       }
     }
-    if (this.guardEnabled) this.guard(running);
   }
 
-  private guard(running: Map<string, number>): void {
-    const container = this.readContainer();
-    this.lastContainer = container;
-    if (!container || container.usageBytes === null || this.guardThresholdBytes === undefined) return;
-    // The kubelet's working set (usage minus inactive page cache): what cannot simply be reclaimed.
-    const used = container.workingSetBytes ?? container.usageBytes;
-    if (!guardTriggered(used, this.guardThresholdBytes, 1)) return;
-    if (this.guardVictim !== undefined && running.has(this.guardVictim)) return;
-    const candidates = [...this.programs.values()]
-      .filter((pm) => pm.pid !== undefined && running.get(pm.plan.name) === pm.pid && !pm.stoppingForMemory && pm.last && this.control.isStoppable(pm.plan.name))
-      .map((pm) => ({ program: pm.plan.name, usageBytes: this.usageBytes(pm, pm.last!), maxBytes: pm.maxBytes }));
-    const victim = chooseGuardVictim(candidates, container.limitBytes ?? this.guardThresholdBytes);
-    if (!victim) return;
-    const pm = this.programs.get(victim.program)!;
-    pm.stoppingForMemory = true;
-    this.guardVictim = victim.program;
+  /** child.memory_pressure: the program's leaf is thrashing near its high (else max) mark. */
+  private watchPressure(pm: ProgramMemory, pid: number, usage: number): void {
+    if (this.env.cgroup !== 'v2' || !this.env.psi || !pm.leaf) return;
+    if (pm.pressure?.leaf !== pm.leaf) pm.pressure = { leaf: pm.leaf, watch: new LeafPressure(pm.leaf.path) };
+    const r = pm.pressure.watch.look(this.now(), usage, { highBytes: pm.highBytes, maxBytes: pm.maxBytes });
+    if (!r) return;
     this.events.emit(
-      'container.memory_guard',
-      {
-        ...this.forensics(pm, pm.pid!, container, {}),
-        usage_bytes: victim.usageBytes,
-        container_used_bytes: used,
-        threshold_bytes: this.guardThresholdBytes,
-        candidates: candidates.map((c) => ({ program: c.program, usage_bytes: c.usageBytes, max_bytes: c.maxBytes ?? null })),
-        grace_ms: pm.stopGraceMs,
-      },
-      `container at ${mb(used)} MiB of ${mb(container.limitBytes)} MiB: stopping ${victim.program}, the program most over its share`,
+      'child.memory_pressure',
+      { program: pm.plan.name, pid, usage_bytes: usage, high_bytes: pm.highBytes ?? null, max_bytes: pm.maxBytes ?? null, some_stall_pct: r.somePct, full_stall_pct: r.fullPct, some_avg10: r.avg10 },
+      `${pm.plan.name} is stalled ${r.somePct} % of the time reclaiming memory at ${mb(usage)} MiB, near its ${pm.highBytes !== undefined ? 'high mark' : 'cap'}`,
     );
-    this.control.stopForRestart(victim.program, 'container_memory_guard', pm.stopGraceMs);
-    this.countMemoryEvent(pm);
+  }
+
+  /** The guard's narrow view of the programs: usage (leaf count, else a tree walk), forensics, stop. */
+  private guardHost(): GuardHost {
+    const live = () => {
+      const running = this.control.runningPids();
+      return [...this.programs.values()].filter((pm) => pm.pid !== undefined && running.get(pm.plan.name) === pm.pid && !pm.stoppingForMemory && this.control.isStoppable(pm.plan.name));
+    };
+    return {
+      candidates: (): GuardProgram[] =>
+        live().map((pm) => ({ program: pm.plan.name, pid: pm.pid!, usageBytes: this.usageBytes(pm, this.sampleNow(pm, pm.pid!)), maxBytes: pm.maxBytes, stopGraceMs: pm.stopGraceMs })),
+      refreshSamples: () => {
+        for (const pm of live()) if (pm.enforcement === 'none') this.sampleNow(pm, pm.pid!);
+      },
+      forensics: (program, pid, container) => this.forensics(this.programs.get(program)!, pid, container, {}),
+      stop: (program, graceMs) => {
+        const pm = this.programs.get(program)!;
+        pm.stoppingForMemory = true;
+        this.control.stopForRestart(program, 'container_memory_guard', graceMs);
+        this.countMemoryEvent(pm);
+      },
+      runningPid: (program) => {
+        const pid = this.control.runningPids().get(program);
+        return pid !== undefined && pid === this.programs.get(program)?.pid ? pid : undefined;
+      },
+    };
   }
 }
 

@@ -125,6 +125,11 @@ export interface OomWatchDeps {
   containerEventsFile?: string;
   /** A program's processes now (its leaf's, or its tree's). */
   processesOf(p: WatchedProgram): number[];
+  /**
+   * Whether this round's snapshot records `p`'s processes (default: yes). A program left out
+   * has no "before" for that round: a container kill then names it only if its main process died.
+   */
+  snapshotIncludes?(p: WatchedProgram): boolean;
   comm(pid: number): string | null;
   report(r: OomReport): void;
   now(): number;
@@ -205,7 +210,7 @@ export class OomWatch {
   snapshot(): void {
     const next = new Map<string, Map<number, ProcInfo>>();
     for (const p of this.deps.programs()) {
-      if (p.mainPid === undefined) continue;
+      if (p.mainPid === undefined || this.deps.snapshotIncludes?.(p) === false) continue;
       const prev = this.last.get(p.name);
       const procs = new Map<number, ProcInfo>();
       for (const pid of new Set([p.mainPid, ...safeList(() => this.deps.processesOf(p))])) {

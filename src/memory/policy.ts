@@ -30,12 +30,17 @@ export interface GuardCandidate {
 
 /**
  * The program most over its share of the container: usage divided by its cap,
- * or by an equal split of the limit among the candidates that have no cap.
- * Ties go to the bigger user. Undefined when nobody uses anything.
+ * or, for a program without a cap, by its part of what the caps leave of the
+ * limit (limit − the sum of the caps, split equally among the uncapped ones;
+ * at least an equal split of the limit among all candidates, for when the caps
+ * add up to more than the limit). Ties go to the bigger user. Undefined when
+ * nobody uses anything.
  */
 export function chooseGuardVictim(candidates: readonly GuardCandidate[], containerLimitBytes: number): GuardCandidate | undefined {
   const uncapped = candidates.filter((c) => c.maxBytes === undefined).length;
-  const equalShare = containerLimitBytes / Math.max(1, uncapped);
+  const capSum = candidates.reduce((sum, c) => sum + (c.maxBytes ?? 0), 0);
+  const left = Math.max(containerLimitBytes - capSum, containerLimitBytes / Math.max(1, candidates.length));
+  const equalShare = left / Math.max(1, uncapped);
   let best: { c: GuardCandidate; score: number } | undefined;
   for (const c of candidates) {
     if (c.usageBytes <= 0) continue;
@@ -66,4 +71,153 @@ export type KillVerdict = { kind: 'oom_killed' } | { kind: 'killed_without_oom_e
 export function classifyKill(signal: NodeJS.Signals | null, evidence: KillEvidence): KillVerdict {
   if (signal !== 'SIGKILL') return { kind: 'not_killed' };
   return evidence.oomReported ? { kind: 'oom_killed' } : { kind: 'killed_without_oom_evidence' };
+}
+
+// ---- container guard: how often to look, when to act ----------------------
+//
+// The guard reads the container's own counters (working set, PSI) on a fast
+// path and predicts where the working set will be by the time a stop could
+// take effect. Pure functions of those readings; guard.ts does the reading.
+
+/** One reading of the container's working set. */
+export interface UsagePoint {
+  at: number;
+  bytes: number;
+}
+
+/**
+ * Growth of the working set in bytes per second: the slope from the oldest
+ * point inside `windowMs` to the newest, never below 0 (a shrinking container
+ * is not a threat). 0 with fewer than two points or less than `minSpanMs`
+ * between them (one sample's jitter is not a trend).
+ */
+export function growthRate(points: readonly UsagePoint[], windowMs: number, minSpanMs = 100): number {
+  const last = points[points.length - 1];
+  if (!last) return 0;
+  const first = points.find((p) => last.at - p.at <= windowMs);
+  if (!first || last.at - first.at < minSpanMs) return 0;
+  return Math.max(0, ((last.bytes - first.bytes) * 1000) / (last.at - first.at));
+}
+
+/** Stall percentage between two PSI `total` readings (microseconds) taken `elapsedMs` apart; null without both. */
+export function stallPercent(prevTotalUs: number | undefined, totalUs: number | undefined, elapsedMs: number): number | null {
+  if (prevTotalUs === undefined || totalUs === undefined || elapsedMs <= 0) return null;
+  return Math.min(100, Math.max(0, ((totalUs - prevTotalUs) / 1000 / elapsedMs) * 100));
+}
+
+export interface GuardLimits {
+  limitBytes: number;
+  /** memory.guard.threshold in bytes: stop a program before the working set gets here. */
+  thresholdBytes: number;
+  /** The working set must never come this close to the limit: when it would within the reaction time, the stop is a SIGKILL. */
+  headroomBytes: number;
+  /** Time from deciding to stop a program to its memory being free (tick, signal, exit, unmap). */
+  reactionMs: number;
+  /** Period when nothing is near (memory.poll_interval). */
+  slowTickMs: number;
+  /** Period when the working set is near the threshold or growing towards it. */
+  fastTickMs: number;
+  /** Container PSI `full` stall percentage that counts as a reason to act (with usedBytes ≥ pressureFloorBytes). */
+  pressureFullPct: number;
+  pressureFloorBytes: number;
+}
+
+/** The guard's defaults around a limit and threshold (see the README's container guard paragraph). */
+export function guardLimits(limitBytes: number, thresholdBytes: number, slowTickMs: number): GuardLimits {
+  const MiB = 1048576;
+  return {
+    limitBytes,
+    thresholdBytes,
+    // 8 MiB, but never more than the gap between threshold and limit.
+    headroomBytes: Math.max(0, Math.min(8 * MiB, limitBytes - thresholdBytes)),
+    reactionMs: 400,
+    slowTickMs,
+    fastTickMs: Math.min(slowTickMs, 25),
+    pressureFullPct: 20,
+    pressureFloorBytes: thresholdBytes * 0.9,
+  };
+}
+
+export interface GuardReading {
+  usedBytes: number;
+  /** growthRate() of the working set. */
+  rateBytesPerS: number;
+  /** Container PSI `full` stall percentage since the previous reading; null without PSI. */
+  fullStallPct: number | null;
+}
+
+export type GuardAction = 'none' | 'stop' | 'kill';
+export type GuardCause = 'threshold' | 'predicted' | 'pressure' | 'headroom';
+
+export interface GuardAssessment {
+  /** stop = the victim's stop signal and its grace; kill = SIGKILL now (the limit is closer than the grace). */
+  action: GuardAction;
+  cause?: GuardCause;
+  /** Where the working set will be after reactionMs at the current growth. */
+  projectedBytes: number;
+  /** ms until the working set reaches limit − headroom at the current growth; Infinity when not growing. */
+  msToHeadroom: number;
+  /** Near: tick fast and keep the per-program samples fresh. */
+  near: boolean;
+  nextTickMs: number;
+}
+
+/** What the guard should do now, from one reading of the container. */
+export function assessGuard(r: GuardReading, l: GuardLimits): GuardAssessment {
+  const projectedBytes = r.usedBytes + (r.rateBytesPerS * l.reactionMs) / 1000;
+  const headroomMark = l.limitBytes - l.headroomBytes;
+  const msToHeadroom = r.usedBytes >= headroomMark ? 0 : r.rateBytesPerS > 0 ? ((headroomMark - r.usedBytes) * 1000) / r.rateBytesPerS : Infinity;
+  // Near: the threshold is within one slow tick plus a reaction at this growth, or usage is past 90 % of it.
+  const nearProjection = r.usedBytes + (r.rateBytesPerS * (l.slowTickMs + l.reactionMs)) / 1000;
+  const near = nearProjection >= l.thresholdBytes || r.usedBytes >= l.thresholdBytes * 0.9;
+  const nextTickMs = near ? l.fastTickMs : l.slowTickMs;
+  const base = { projectedBytes, msToHeadroom, near, nextTickMs };
+  if (projectedBytes >= headroomMark) return { ...base, action: 'kill', cause: 'headroom' };
+  if (r.usedBytes >= l.thresholdBytes) return { ...base, action: 'stop', cause: 'threshold' };
+  if (projectedBytes >= l.thresholdBytes) return { ...base, action: 'stop', cause: 'predicted' };
+  if (r.fullStallPct !== null && r.fullStallPct >= l.pressureFullPct && r.usedBytes >= l.pressureFloorBytes) return { ...base, action: 'stop', cause: 'pressure' };
+  return { ...base, action: 'none' };
+}
+
+/**
+ * The grace a guard stop gives: the program's stop_grace, shortened to the
+ * time the container has left before the headroom at the current growth
+ * (half of it, to leave the kill time to act), 0 when that is already gone.
+ */
+export function guardGraceMs(stopGraceMs: number, a: Pick<GuardAssessment, 'action' | 'msToHeadroom'>): number {
+  if (a.action === 'kill') return 0;
+  if (!Number.isFinite(a.msToHeadroom)) return stopGraceMs;
+  return Math.max(0, Math.min(stopGraceMs, Math.floor(a.msToHeadroom / 2)));
+}
+
+// ---- a program's leaf under memory pressure -------------------------------
+
+export interface LeafPressureMarks {
+  /** `some` stall percentage over the last window that counts as thrashing. */
+  somePct: number;
+  /** Below this the episode is over and the event re-arms. */
+  rearmPct: number;
+  /** Usage must be at least this fraction of the leaf's high (else its max). */
+  nearFraction: number;
+}
+
+export const LEAF_PRESSURE: LeafPressureMarks = { somePct: 10, rearmPct: 2, nearFraction: 0.9 };
+
+/**
+ * Whether a program's leaf is thrashing near its mark: reported once per
+ * episode (`wasReported` true until the stall falls below rearmPct).
+ */
+export function leafPressureVerdict(
+  stallPct: number | null,
+  usageBytes: number,
+  caps: CapMarks,
+  wasReported: boolean,
+  marks: LeafPressureMarks = LEAF_PRESSURE,
+): { report: boolean; reported: boolean } {
+  if (stallPct === null) return { report: false, reported: wasReported };
+  if (stallPct < marks.rearmPct) return { report: false, reported: false };
+  const mark = caps.highBytes ?? caps.maxBytes;
+  const near = mark !== undefined && usageBytes >= mark * marks.nearFraction;
+  if (!wasReported && near && stallPct >= marks.somePct) return { report: true, reported: true };
+  return { report: false, reported: wasReported };
 }

@@ -52,6 +52,8 @@ export interface InitOptions {
    * container runtimes give), read through `InitRun.stdoutReader`.
    */
   stdio?: 'pipe' | 'fifo';
+  /** Start inside this cgroup directory (written to its cgroup.procs before exec) instead of the suite's sandbox. */
+  cgroup?: string;
 }
 
 /** A FIFO's read end (non-blocking, as a stream) and a write end to hand to a child. */
@@ -80,10 +82,13 @@ const liveRuns = new Set<InitRun>();
 export function startInit(args: string[], options: InitOptions = {}): InitRun {
   const pid1 = options.pid1 ?? true;
   const init = pid1 ? ['unshare', '--pid', '--fork', '--mount-proc', process.execPath, BUNDLE, ...args] : [process.execPath, BUNDLE, ...args];
-  // Inside the suite's own memory cgroup (cgroup-sandbox.setup.ts), so leaf cgroups a
-  // SIGKILLed supervisor could not remove are removed at the end of the run.
-  const sandbox = process.env.SV_TEST_CGROUP;
-  const argv = sandbox ? ['/bin/sh', '-c', 'echo $$ > "$0/cgroup.procs" 2>/dev/null; exec "$@"', sandbox, ...init] : init;
+  // Inside the given cgroup, or the suite's own memory cgroup (cgroup-sandbox.setup.ts), so
+  // leaf cgroups a SIGKILLed supervisor could not remove are removed at the end of the run.
+  const argv = options.cgroup
+    ? ['/bin/sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', options.cgroup, ...init]
+    : process.env.SV_TEST_CGROUP
+      ? ['/bin/sh', '-c', 'echo $$ > "$0/cgroup.procs" 2>/dev/null; exec "$@"', process.env.SV_TEST_CGROUP, ...init]
+      : init;
   const fifo = options.stdio === 'fifo' ? fifoPipe() : undefined;
   const proc = spawn(argv[0]!, argv.slice(1), {
     cwd: options.cwd ?? ROOT,

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { chooseGuardVictim, classifyKill, guardTriggered, watchdogVerdict } from '../../src/memory/policy.js';
+import {
+  assessGuard, chooseGuardVictim, classifyKill, growthRate, guardGraceMs, guardLimits, guardTriggered, leafPressureVerdict, stallPercent, watchdogVerdict,
+} from '../../src/memory/policy.js';
+import { ContainerGuard, type ContainerCounters, type GuardProgram } from '../../src/memory/guard.js';
+import type { MemoryEnvironment } from '../../src/memory/environment.js';
 import { chooseEnforcement, resolveSize } from '../../src/memory/manager.js';
 import { sumStatuses } from '../../src/memory/sampler.js';
 import { parseProcStatus } from '../../src/memory/parse.js';
@@ -33,11 +37,20 @@ describe('container guard', () => {
       [
         { program: 'big-but-allowed', usageBytes: 150 * MiB, maxBytes: 200 * MiB }, // 0.75 of its cap
         { program: 'small-over', usageBytes: 60 * MiB, maxBytes: 50 * MiB }, // 1.2 of its cap
-        { program: 'uncapped', usageBytes: 40 * MiB }, // share 256 MiB / 1 → 0.16
+        { program: 'uncapped', usageBytes: 40 * MiB }, // share max(256 − 250, 256 / 3) MiB → 0.47
       ],
       256 * MiB,
     );
     expect(victim?.program).toBe('small-over');
+  });
+  it('an uncapped leaker is measured against what the caps leave of the limit, not against the whole limit', () => {
+    // steady: 70 of 96 MiB (0.73); the leaker: 150 MiB of the 64 MiB the caps leave (2.3)
+    const c = [
+      { program: 'steady', usageBytes: 70 * MiB, maxBytes: 96 * MiB },
+      { program: 'burst', usageBytes: 50 * MiB, maxBytes: 96 * MiB },
+      { program: 'leaker', usageBytes: 150 * MiB },
+    ];
+    expect(chooseGuardVictim(c, 256 * MiB)?.program).toBe('leaker');
   });
   it('splits the limit among uncapped programs; ties go to the bigger user', () => {
     expect(chooseGuardVictim([{ program: 'a', usageBytes: 100 }, { program: 'b', usageBytes: 300 }], 1000)?.program).toBe('b');
@@ -78,5 +91,150 @@ describe('process tree sample', () => {
     const a = parseProcStatus('Name:\tpython3\nState:\tS (sleeping)\nVmSize:\t  100 kB\nVmRSS:\t   40 kB\nRssAnon:\t   30 kB\nRssFile:\t    8 kB\nRssShmem:\t    2 kB\nVmSwap:\t0 kB\n');
     const zombie = parseProcStatus('Name:\tsh\nState:\tZ (zombie)\n');
     expect(sumStatuses([a, a, zombie], 7)).toEqual({ at: 7, processes: 3, rssBytes: 80 * 1024, anonBytes: 60 * 1024, fileBytes: 16 * 1024, shmemBytes: 4 * 1024, vmBytes: 200 * 1024, swapBytes: 0 });
+  });
+});
+
+describe('container guard: when to look and when to act', () => {
+  const limits = guardLimits(256 * MiB, Math.floor(256 * MiB * 0.95), 250);
+  const at = (usedMiB: number, rateMiBs = 0, fullStallPct: number | null = null) => assessGuard({ usedBytes: usedMiB * MiB, rateBytesPerS: rateMiBs * MiB, fullStallPct }, limits);
+
+  it('keeps 8 MiB of headroom (at most the gap between threshold and limit), reacts in 400 ms, ticks 25 ms when near', () => {
+    expect(limits.headroomBytes).toBe(8 * MiB);
+    expect(guardLimits(100 * MiB, 96 * MiB, 250).headroomBytes).toBe(4 * MiB);
+    expect(limits.reactionMs).toBe(400);
+    expect(limits.fastTickMs).toBe(25);
+    expect(guardLimits(100, 90, 10).fastTickMs).toBe(10);
+  });
+  it('idle and far: no action, slow ticks', () => {
+    expect(at(100)).toMatchObject({ action: 'none', near: false, nextTickMs: 250 });
+    expect(at(100, 5)).toMatchObject({ action: 'none', near: false });
+  });
+  it('near (past 90 % of the threshold, or reaching it within a slow tick and a reaction): fast ticks, no action yet', () => {
+    expect(at(220)).toMatchObject({ action: 'none', near: true, nextTickMs: 25 });
+    expect(at(150, 150)).toMatchObject({ action: 'none', near: true, nextTickMs: 25 }); // 150 + 150 × 0.65 ≥ 243
+  });
+  it('at the threshold it stops; before it when the growth would get there within the reaction time', () => {
+    expect(at(243.2)).toMatchObject({ action: 'stop', cause: 'threshold' });
+    expect(at(205, 100)).toMatchObject({ action: 'stop', cause: 'predicted' }); // 205 + 40 ≥ 243.2
+    expect(at(200, 100)).toMatchObject({ action: 'none' });
+    expect(at(224, 50)).toMatchObject({ action: 'stop', cause: 'predicted' });
+    expect(at(224, 12)).toMatchObject({ action: 'none' });
+  });
+  it('a SIGKILL when the projection passes limit − headroom: no time for a grace', () => {
+    expect(at(247, 100)).toMatchObject({ action: 'kill', cause: 'headroom' }); // 247 + 40 ≥ 248
+    expect(at(248)).toMatchObject({ action: 'kill', msToHeadroom: 0 });
+  });
+  it('container pressure (full stall) counts only near the threshold', () => {
+    expect(at(222, 0, 25)).toMatchObject({ action: 'stop', cause: 'pressure' });
+    expect(at(150, 0, 90)).toMatchObject({ action: 'none' });
+    expect(at(222, 0, 10)).toMatchObject({ action: 'none' });
+    expect(at(210, 0, 50)).toMatchObject({ action: 'none' });
+  });
+  it('the grace is stop_grace, shortened to half the time left before the headroom', () => {
+    expect(guardGraceMs(5000, { action: 'stop', msToHeadroom: Infinity })).toBe(5000);
+    expect(guardGraceMs(5000, { action: 'stop', msToHeadroom: 2000 })).toBe(1000);
+    expect(guardGraceMs(500, { action: 'stop', msToHeadroom: 60_000 })).toBe(500);
+    expect(guardGraceMs(5000, { action: 'kill', msToHeadroom: 2000 })).toBe(0);
+  });
+  it('growth: the slope over the window, never negative, 0 without a span', () => {
+    const pts = [0, 100, 200, 300, 400, 500].map((t) => ({ at: 1000 + t, bytes: 100 * MiB + t * 0.1 * MiB }));
+    expect(growthRate(pts, 1000) / MiB).toBeCloseTo(100);
+    expect(growthRate(pts.slice(0, 1), 1000)).toBe(0);
+    expect(growthRate([{ at: 0, bytes: 10 }, { at: 50, bytes: 1e9 }], 1000)).toBe(0); // under 100 ms: jitter
+    expect(growthRate([{ at: 0, bytes: 200 * MiB }, { at: 500, bytes: 100 * MiB }], 1000)).toBe(0);
+    // only the window counts: an old low point does not inflate the rate
+    expect(growthRate([{ at: 0, bytes: 0 }, { at: 2000, bytes: 100 * MiB }, { at: 3000, bytes: 110 * MiB }], 1000) / MiB).toBeCloseTo(10);
+  });
+  it('stall percentage from PSI totals', () => {
+    expect(stallPercent(1_000_000, 1_100_000, 1000)).toBeCloseTo(10);
+    expect(stallPercent(undefined, 5, 1000)).toBeNull();
+    expect(stallPercent(0, 5e9, 1000)).toBe(100);
+  });
+});
+
+describe('leaf memory pressure', () => {
+  const caps = { highBytes: 64 * MiB, maxBytes: 96 * MiB };
+  it('reported once per episode when the leaf stalls near its high mark; re-armed when the stall ends', () => {
+    expect(leafPressureVerdict(30, 40 * MiB, caps, false)).toEqual({ report: false, reported: false }); // far from high
+    expect(leafPressureVerdict(5, 63 * MiB, caps, false)).toEqual({ report: false, reported: false }); // little stall
+    expect(leafPressureVerdict(12, 63 * MiB, caps, false)).toEqual({ report: true, reported: true });
+    expect(leafPressureVerdict(50, 70 * MiB, caps, true)).toEqual({ report: false, reported: true });
+    expect(leafPressureVerdict(1, 70 * MiB, caps, true)).toEqual({ report: false, reported: false });
+    expect(leafPressureVerdict(null, 70 * MiB, caps, true)).toEqual({ report: false, reported: true });
+  });
+  it('without high, near max counts', () => {
+    expect(leafPressureVerdict(20, 90 * MiB, { maxBytes: 96 * MiB }, false).report).toBe(true);
+    expect(leafPressureVerdict(20, 90 * MiB, {}, false).report).toBe(false);
+  });
+});
+
+describe('container guard loop (readings injected)', () => {
+  const env = { cgroup: 'v2', path: '/nonexistent', psi: false } as unknown as MemoryEnvironment;
+  function rig(programs: GuardProgram[]) {
+    let t = 0;
+    let counters: ContainerCounters | null = null;
+    const events: Array<{ event: string; fields: any }> = [];
+    const stops: Array<[string, number]> = [];
+    const kills: number[] = [];
+    const alive = new Map(programs.map((p) => [p.program, p.pid]));
+    const refreshes = { n: 0 };
+    const guard = new ContainerGuard({
+      env,
+      limitBytes: 256 * MiB,
+      thresholdBytes: Math.floor(256 * MiB * 0.95),
+      pollMs: 250,
+      events: { emit: (event, fields) => events.push({ event, fields }) },
+      now: () => t,
+      read: () => counters,
+      kill: (pid) => (kills.push(pid), true),
+      host: {
+        candidates: () => programs.filter((p) => alive.has(p.program)),
+        refreshSamples: () => void refreshes.n++,
+        forensics: (program, pid) => ({ program, pid }),
+        stop: (program, graceMs) => void stops.push([program, graceMs]),
+        runningPid: (program) => alive.get(program),
+      },
+    });
+    const step = (ms: number, usedMiB: number) => {
+      t += ms;
+      counters = { usageBytes: usedMiB * MiB + 20 * MiB, workingSetBytes: usedMiB * MiB };
+      return guard.check();
+    };
+    return { guard, step, events, stops, kills, alive, refreshes };
+  }
+  const progs: GuardProgram[] = [
+    { program: 'steady', pid: 10, usageBytes: 60 * MiB, stopGraceMs: 2000 },
+    { program: 'leaker', pid: 11, usageBytes: 120 * MiB, stopGraceMs: 5000 },
+  ];
+
+  it('idle far from the limit: no per-program walk at all', () => {
+    const r = rig(progs);
+    for (let i = 0; i < 100; i++) expect(r.step(250, 100).nextTickMs).toBe(250);
+    expect(r.refreshes.n).toBe(0);
+    expect(r.events).toEqual([]);
+  });
+  it('a fast leak is stopped before the threshold, with a grace cut to the time left, once', () => {
+    const r = rig(progs);
+    let used = 150;
+    let a = r.step(250, used);
+    while (r.stops.length === 0 && used < 256) {
+      used += 100 * 0.025; // 100 MiB/s at the fast tick
+      a = r.step(a.nextTickMs, used);
+    }
+    expect(used).toBeLessThan(243.2);
+    expect(r.stops).toHaveLength(1);
+    expect(r.stops[0]![0]).toBe('leaker');
+    expect(r.stops[0]![1]).toBeLessThan(5000);
+    expect(r.events[0]).toMatchObject({ event: 'container.memory_guard', fields: { action: 'stop', cause: 'predicted', program: 'leaker' } });
+    // still alive and still growing: no second stop; a SIGKILL when the headroom comes within reach
+    for (let i = 0; i < 20 && r.kills.length === 0; i++) a = r.step(25, (used += 2.5));
+    expect(r.stops).toHaveLength(1);
+    expect(r.kills).toContain(11);
+    expect(used).toBeLessThan(248);
+    expect(r.events[1]).toMatchObject({ event: 'container.memory_guard', fields: { action: 'kill', program: 'leaker' } });
+    // once it is gone the guard may act again
+    r.alive.delete('leaker');
+    r.step(25, 245);
+    expect(r.stops.map((s) => s[0])).toEqual(['leaker', 'steady']);
   });
 });

@@ -2,7 +2,7 @@
 // JSON: machine, date and command, the method, the findings (with the figures
 // of this run, including where a peer wins), and every suite's table.
 // `npm run bench -- --write-docs` measures and writes; `--docs-from FILE` only writes.
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE, ROOT } from '../lib/fixtures.mjs';
 import { fmt } from '../lib/stats.mjs';
@@ -271,12 +271,17 @@ export function renderDocs(R) {
   return `${out.join('\n')}\n`;
 }
 
+export const KEEP_MARKER = '<!-- Measured outside `npm run bench`: everything below is kept as it is by --write-docs. -->';
+
 /** Writes the page and the chart; returns their paths. */
 export function writeDocs(R) {
   mkdirSync(join(ROOT, 'docs'), { recursive: true });
   const md = join(ROOT, 'docs/benchmarks.md');
   const written = [];
-  writeFileSync(md, renderDocs(R));
+  // Sections measured outside `npm run bench` (VM runs, one-off scripts) follow KEEP_MARKER and are kept as they are.
+  const old = existsSync(md) ? readFileSync(md, 'utf8') : '';
+  const kept = old.includes(KEEP_MARKER) ? `\n${old.slice(old.indexOf(KEEP_MARKER))}` : '';
+  writeFileSync(md, renderDocs(R) + kept);
   written.push(md);
   const mc = R.suites.memcap;
   if (mc?.runs) {
