@@ -28,6 +28,7 @@ export const EVENT_LEVELS = {
   'child.stop': 'info',
   'child.kill': 'warn',
   'child.blocked': 'error',
+  'child.leftovers': 'warn',
   'signal.forward': 'debug',
   'zombie.reaped': 'debug',
   'descendants.stop': 'info',

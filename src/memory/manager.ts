@@ -15,7 +15,7 @@ import { createCgroupDriver, readContainerMemory, type CgroupDriver, type Cgroup
 import type { MemoryEnvironment } from './environment.js';
 import { readOomScoreAdj, writeOomScoreAdj } from './oom-score.js';
 import { chooseGuardVictim, classifyKill, guardTriggered, watchdogVerdict } from './policy.js';
-import { sampleTree, type TreeSample } from './sampler.js';
+import { samplePids, sampleTree, type TreeSample } from './sampler.js';
 
 export type Enforcement = 'cgroup' | 'watchdog' | 'rlimit' | 'none';
 
@@ -28,6 +28,10 @@ export interface MemoryControl {
   runningPids(): Map<string, number>;
   /** Whether a memory stop may act on it now (running, not already stopping, no shutdown). */
   isStoppable(name: string): boolean;
+  /** Re-reads which processes each program owns (process/ownership.ts); once per sampling round. */
+  refreshProcesses?(): void;
+  /** Every process a program owns, also those that left its tree (setsid, re-parented to PID 1). */
+  processesOf?(name: string): number[];
 }
 
 interface ProgramMemory {
@@ -316,6 +320,10 @@ export class MemoryManager implements SupervisorHooks {
             anon_bytes: s.anonBytes,
             file_bytes: s.fileBytes,
             shmem_bytes: s.shmemBytes,
+            pss_anon_bytes: s.pssAnonBytes,
+            pss_file_bytes: s.pssFileBytes,
+            pss_shmem_bytes: s.pssShmemBytes,
+            charged_bytes: s.chargedBytes,
             swap_bytes: s.swapBytes,
             vm_bytes: s.vmBytes,
             peak_rss_bytes: pm.peakRssBytes,
@@ -349,19 +357,25 @@ export class MemoryManager implements SupervisorHooks {
     }
   }
 
-  /** A program's usage: its leaf's own count under cgroup enforcement (page cache included), else its tree's RSS. */
+  /**
+   * A program's usage: its leaf's own count under cgroup enforcement (page cache included), else
+   * what a leaf could not reclaim of it (PSS of anon + shmem, see sampler.ts), which is what
+   * makes the kernel OOM-kill a leaf at the same `max`.
+   */
   private usageBytes(pm: ProgramMemory, sample: TreeSample): number {
-    return (pm.leaf ? safe(() => pm.leaf!.readUsage().currentBytes) : undefined) ?? sample.rssBytes;
+    return (pm.leaf ? safe(() => pm.leaf!.readUsage().currentBytes) : undefined) ?? sample.pinnedBytes;
   }
 
   /** One sampling round: every program's tree, then the container guard. */
   sample(): void {
     const running = this.control.runningPids();
     const now = this.now();
+    this.control.refreshProcesses?.();
     for (const pm of this.programs.values()) {
       const pid = running.get(pm.plan.name);
       if (pid === undefined || pid !== pm.pid) continue;
-      const sample = sampleTree(pid, now);
+      const owned = this.control.processesOf?.(pm.plan.name);
+      const sample = owned && owned.length > 0 ? samplePids(owned, now) : sampleTree(pid, now);
       pm.last = sample;
       if (sample.rssBytes > pm.peakRssBytes) pm.peakRssBytes = sample.rssBytes;
       if (pm.enforcement === 'none' || pm.stoppingForMemory) continue;

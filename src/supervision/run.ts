@@ -11,6 +11,7 @@ import { makeStdioBlocking, stderr, stdout } from '../logging/sink.js';
 import { FORWARDED_SIGNALS, SHUTDOWN_SIGNALS, signalName } from '../process/signals.js';
 import { isSpawnedChild, startChild } from '../process/spawn.js';
 import { descendantsOf } from '../process/tree.js';
+import { ProcessOwnership } from '../process/ownership.js';
 import { startReaper } from '../process/reaper.js';
 import { libc } from '../sys/libc.js';
 import { detectMemoryEnvironment } from '../memory/environment.js';
@@ -63,6 +64,22 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     : undefined;
   if (!sys) events.emit('supervisor.warning', { reason: 'libc_unavailable', error: libcError }, 'cannot load libc through koffi: orphaned processes will not be reaped');
 
+  // Which program owns which process, also after a process leaves its tree.
+  const ownership = new ProcessOwnership();
+  const leftovers = (name: string) => {
+    ownership.refresh();
+    return ownership.leftoversOf(name).map((o) => o.pid);
+  };
+  // A daemon that double-forks between two looks is still caught by its group or session;
+  // this backstop keeps the picture fresh when no memory sampling runs.
+  setInterval(() => {
+    try {
+      ownership.refresh();
+    } catch (e) {
+      events.emit('supervisor.error', errorFields(e), 'reading the process table failed');
+    }
+  }, 1000).unref();
+
   // The memory manager acts on the supervisor only through this narrow control.
   let supervisor: Supervisor | undefined;
   const memory = new MemoryManager(plan, detectMemoryEnvironment(), events, {
@@ -70,11 +87,19 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     giveUp: (name, reason, graceMs) => supervisor?.giveUp(name, reason, graceMs),
     runningPids: () => supervisor?.runningPids() ?? new Map(),
     isStoppable: (name) => supervisor?.isStoppable(name) ?? false,
+    refreshProcesses: () => ownership.refresh(),
+    processesOf: (name) => ownership.pidsOf(name),
   });
   const hooks: SupervisorHooks = {
     beforeSpawn: (p) => memory.beforeSpawn(p),
-    afterSpawn: (p, pid) => memory.afterSpawn(p, pid),
-    childExited: (p, pid, exit, stopping) => memory.childExited(p, pid, exit, stopping),
+    afterSpawn(p, pid) {
+      if (pid !== undefined) ownership.adopt(p.name, pid);
+      memory.afterSpawn(p, pid);
+    },
+    childExited(p, pid, exit, stopping) {
+      ownership.mainExited(p.name, pid);
+      memory.childExited(p, pid, exit, stopping);
+    },
     programEnded: (p) => memory.programEnded(p),
     finished(code) {
       memory.finished();
@@ -92,6 +117,7 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
       descendants: () => descendantsOf(process.pid),
       kill: killPid,
       reapNow: () => reaper?.request(),
+      leftovers,
     },
     exit(code) {
       reaper?.stop();
