@@ -10,7 +10,11 @@
 //   - the children of an owned process;
 //   - a process in a process group or session led by an owned process (a
 //     daemon re-parented before any refresh saw it still carries its first
-//     program's group), unless that group is the supervisor's own.
+//     program's group), unless that group is the supervisor's own;
+//   - a process nobody owns whose environment carries SUPERVISOR_PROGRAM=<name>
+//     (set on every program at spawn, like supervisord's SUPERVISOR_PROCESS_NAME):
+//     a double-forked daemon whose middle process came and went between two
+//     refreshes is re-parented with a session nobody saw, but keeps its environment.
 // The pure part (`extendOwnership`) is unit-tested; `ProcessOwnership` adds /proc.
 import { readFileSync } from 'node:fs';
 import { descendantsOf } from './tree.js';
@@ -24,6 +28,16 @@ export interface ProcStat {
   startTime: number;
   /** Single letter: R, S, D, Z … */
   state: string;
+}
+
+/** The environment variable that names a process's program (see spawn.ts). */
+export const PROGRAM_ENV = 'SUPERVISOR_PROGRAM';
+
+/** The program named in a /proc/PID/environ text (NUL-separated), if any. */
+export function programFromEnviron(text: string): string | undefined {
+  const prefix = `${PROGRAM_ENV}=`;
+  for (const entry of text.split('\0')) if (entry.startsWith(prefix)) return entry.slice(prefix.length);
+  return undefined;
 }
 
 /** Parses /proc/PID/stat (the command name may hold spaces and parentheses). */
@@ -58,6 +72,8 @@ export function extendOwnership(
   mains: ReadonlyMap<string, number>,
   procs: readonly ProcStat[],
   ownGroups: ReadonlySet<number>,
+  /** The program named in a process's environment (only asked for processes no other rule claims). */
+  markedProgram: (p: ProcStat) => string | undefined = () => undefined,
 ): Map<string, Map<number, number>> {
   const byPid = new Map(procs.map((p) => [p.pid, p]));
   const next = new Map<string, Map<number, number>>();
@@ -90,17 +106,22 @@ export function extendOwnership(
       const program = byParent ?? byGroup ?? groupOwner(owned, p, ownGroups);
       if (program !== undefined && claim(program, p)) changed = true;
     }
+    if (changed) continue;
+    // Last: the environment's mark, for processes whose parent and group say nothing.
+    for (const p of procs) {
+      if (ownerOf.has(p.pid)) continue;
+      const program = markedProgram(p);
+      if (program !== undefined && next.has(program) && claim(program, p)) changed = true;
+    }
   }
-  for (const [program, pids] of next) if (pids.size === 0 && !mains.has(program)) next.delete(program);
   return next;
 }
 
 /** A group or session whose leader is gone but was owned: its members stay that program's. */
 function groupOwner(owned: ReadonlyMap<string, ReadonlyMap<number, number>>, p: ProcStat, ownGroups: ReadonlySet<number>): string | undefined {
-  for (const [program, pids] of owned) {
-    if (!ownGroups.has(p.pgrp) && pids.has(p.pgrp)) return program;
-    if (!ownGroups.has(p.session) && pids.has(p.session)) return program;
-  }
+  // A leader of its own group is no member of an older one: its pid may be the dead leader's, reused.
+  const groups = [p.pgrp, p.session].filter((g) => g !== p.pid && !ownGroups.has(g));
+  for (const [program, pids] of owned) for (const g of groups) if (pids.has(g)) return program;
   return undefined;
 }
 
@@ -118,6 +139,8 @@ export class ProcessOwnership {
   private readonly mains = new Map<string, number>();
   private readonly ownGroups: Set<number>;
   private zombies = new Set<number>();
+  /** Environment marks already read, by pid and start time (an environment's mark does not change). */
+  private marks = new Map<number, { startTime: number; program: string | undefined }>();
 
   constructor(
     private readonly selfPid = process.pid,
@@ -146,8 +169,23 @@ export class ProcessOwnership {
       const st = readStat(pid, this.procRoot);
       if (st) procs.push(st);
     }
-    this.owned = extendOwnership(this.owned, this.mains, procs, this.ownGroups);
+    this.owned = extendOwnership(this.owned, this.mains, procs, this.ownGroups, (p) => this.markOf(p));
+    const alive = new Set(procs.map((p) => p.pid));
+    for (const pid of this.marks.keys()) if (!alive.has(pid)) this.marks.delete(pid);
     this.zombies = new Set(procs.filter((p) => p.state === 'Z' || p.state === 'X').map((p) => p.pid));
+  }
+
+  private markOf(p: ProcStat): string | undefined {
+    const known = this.marks.get(p.pid);
+    if (known && known.startTime === p.startTime) return known.program;
+    let program: string | undefined;
+    try {
+      program = programFromEnviron(readFileSync(`${this.procRoot}/${p.pid}/environ`, 'latin1'));
+    } catch {
+      program = undefined; // gone, or not ours to read
+    }
+    this.marks.set(p.pid, { startTime: p.startTime, program });
+    return program;
   }
 
   /** Every process the program owns as of the last refresh (main pid first when alive). */

@@ -6,6 +6,7 @@ import { statSync } from 'node:fs';
 import type { ProgramPlan } from '../plan/types.js';
 import type { Sink } from '../logging/sink.js';
 import { pipeFramedLines } from './output.js';
+import { PROGRAM_ENV } from './ownership.js';
 
 /** Pids spawned by child_process whose exit libuv has not reported yet. */
 const spawnedPids = new Set<number>();
@@ -81,7 +82,8 @@ export function startChild(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallb
   try {
     child = spawn(plan.argv[0]!, plan.argv.slice(1), {
       cwd: plan.cwd,
-      env: plan.env,
+      // The mark that keeps a process its program's after it leaves the tree (process/ownership.ts).
+      env: { ...plan.env, [PROGRAM_ENV]: plan.name },
       uid: plan.uid,
       gid: plan.gid,
       detached: plan.processGroup,
