@@ -33,6 +33,7 @@ export const EVENT_LEVELS = {
   'zombie.reaped': 'debug',
   'descendants.stop': 'info',
   'supervisor.environment': 'info',
+  'child.memory_sample': 'trace',
   'child.memory_high': 'warn',
   'child.memory_cap_exceeded': 'error',
   'child.oom_killed': 'error',

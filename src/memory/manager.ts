@@ -15,7 +15,8 @@ import { createCgroupDriver, readContainerMemory, type CgroupDriver, type Cgroup
 import type { MemoryEnvironment } from './environment.js';
 import { readOomScoreAdj, writeOomScoreAdj } from './oom-score.js';
 import { chooseGuardVictim, classifyKill, guardTriggered, watchdogVerdict } from './policy.js';
-import { samplePids, sampleTree, type TreeSample } from './sampler.js';
+import { TreeMeter, type TreeSample } from './sampler.js';
+import { descendantsOf } from '../process/tree.js';
 
 export type Enforcement = 'cgroup' | 'watchdog' | 'rlimit' | 'none';
 
@@ -46,6 +47,7 @@ interface ProgramMemory {
   leafBaseline?: MemoryEvents;
   pid?: number;
   last?: TreeSample;
+  meter: TreeMeter;
   peakRssBytes: number;
   aboveHigh: boolean;
   /** We asked it to stop for memory; its exit is explained already. */
@@ -98,7 +100,7 @@ export class MemoryManager implements SupervisorHooks {
     this.settings = plan.memory ?? SUPERVISOR_DEFAULTS.memory;
     for (const p of plan.programs) {
       const m = p.memory ?? PROGRAM_DEFAULTS.memory;
-      this.programs.set(p.name, { plan: p, enforcement: 'none', oomScoreAdj: m.oomScoreAdj, stopGraceMs: m.stopGraceMs, peakRssBytes: 0, aboveHigh: false, stoppingForMemory: false, memoryEvents: [] });
+      this.programs.set(p.name, { plan: p, enforcement: 'none', oomScoreAdj: m.oomScoreAdj, stopGraceMs: m.stopGraceMs, peakRssBytes: 0, aboveHigh: false, stoppingForMemory: false, memoryEvents: [], meter: new TreeMeter() });
     }
   }
 
@@ -227,6 +229,7 @@ export class MemoryManager implements SupervisorHooks {
     if (pm.leaf && this.driver) this.stepOutOfLeaf(this.driver);
     pm.pid = pid;
     pm.last = undefined;
+    pm.meter = new TreeMeter();
     pm.peakRssBytes = 0;
     pm.aboveHigh = false;
     pm.stoppingForMemory = false;
@@ -375,11 +378,18 @@ export class MemoryManager implements SupervisorHooks {
       const pid = running.get(pm.plan.name);
       if (pid === undefined || pid !== pm.pid) continue;
       const owned = this.control.processesOf?.(pm.plan.name);
-      const sample = owned && owned.length > 0 ? samplePids(owned, now) : sampleTree(pid, now);
+      const pids = owned && owned.length > 0 ? owned : [pid, ...descendantsOf(pid)];
+      const decideAt = Math.min(pm.enforcement === 'watchdog' ? (pm.maxBytes ?? Infinity) : Infinity, pm.highBytes ?? Infinity);
+      const sample = pm.meter.measure(pids, now, Number.isFinite(decideAt) ? decideAt : undefined);
       pm.last = sample;
       if (sample.rssBytes > pm.peakRssBytes) pm.peakRssBytes = sample.rssBytes;
       if (pm.enforcement === 'none' || pm.stoppingForMemory) continue;
       const usage = this.usageBytes(pm, sample);
+      this.events.emit(
+        'child.memory_sample',
+        { program: pm.plan.name, pid, enforce: pm.enforcement, usage_bytes: usage, charged_bytes: sample.chargedBytes, pinned_bytes: sample.pinnedBytes, rss_bytes: sample.rssBytes, processes: sample.processes },
+        `${pm.plan.name}: ${mb(usage)} MiB`,
+      );
       const caps = pm.enforcement === 'watchdog' ? { maxBytes: pm.maxBytes, highBytes: pm.highBytes } : { highBytes: pm.highBytes };
       const { verdict, aboveHigh } = watchdogVerdict(usage, caps, pm.aboveHigh);
       pm.aboveHigh = aboveHigh;

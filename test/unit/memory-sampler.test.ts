@@ -33,3 +33,25 @@ describe('memory sampler: what a leaf would charge', () => {
     expect(s.pinnedBytes).toBe(75 * KB);
   });
 });
+
+describe('memory sampler: PSS between two smaps_rollup readings', () => {
+  it('the estimate takes the last reading\'s sharing discount off the status figures, never below 0', async () => {
+    const { discountOf, estimate } = await import('../../src/memory/sampler.js');
+    const exact = sumProcesses(
+      [
+        { status: status(30 * 1024, 40 * 1024, 0), rollup: rollup(30 * 1024, 20 * 1024, 0) },
+        { status: status(10 * 1024, 40 * 1024, 0), rollup: rollup(10 * 1024, 20 * 1024, 0) },
+      ],
+      0,
+    );
+    const d = { at: 0, ...discountOf(exact) };
+    expect(d.charged).toBe(40 * 1024 * KB); // the binary counted twice in RSS
+    // 10 MiB more heap since: the estimate grows with it.
+    const later = sumProcesses([{ status: status(40 * 1024, 40 * 1024, 0) }, { status: status(10 * 1024, 40 * 1024, 0) }], 500);
+    const est = estimate(later, d);
+    expect(est.pssAgeMs).toBe(500);
+    expect(est.chargedBytes).toBe(90 * 1024 * KB);
+    expect(est.pinnedBytes).toBe(50 * 1024 * KB);
+    expect(estimate(sumProcesses([], 600), d).chargedBytes).toBe(0);
+  });
+});
