@@ -119,6 +119,8 @@ describe('the watchdog measures what a leaf cgroup would charge (cgroup v2 VM)',
     const ratios: Record<string, number> = {};
     for (const p of MEASURED) {
       const current = settled(leaf, p, 'usage_bytes');
+      // Each workload really holds what it says (in its leaf, where nothing is shared away).
+      expect(current, `${p}: leaf memory.current`).toBeGreaterThanOrEqual(p === 'mmap' ? 180 * MiB : HELD_MIB * MiB);
       const charged = settled(wd, p, 'charged_bytes');
       const pinned = settled(wd, p, 'pinned_bytes');
       const rss = settled(wd, p, 'rss_bytes');
