@@ -117,6 +117,7 @@ describe('the watchdog measures what a leaf cgroup would charge (cgroup v2 VM)',
     }
     const rows: string[] = [];
     const ratios: Record<string, number> = {};
+    const stopRatios: Record<string, number> = {};
     for (const p of MEASURED) {
       const current = settled(leaf, p, 'usage_bytes');
       // Each workload really holds what it says (in its leaf, where nothing is shared away).
@@ -125,6 +126,7 @@ describe('the watchdog measures what a leaf cgroup would charge (cgroup v2 VM)',
       const pinned = settled(wd, p, 'pinned_bytes');
       const rss = settled(wd, p, 'rss_bytes');
       ratios[p] = charged / current;
+      stopRatios[p] = pinned / current;
       rows.push(
         `| ${p} | ${(current / MiB).toFixed(1)} | ${(charged / MiB).toFixed(1)} | ${(charged / current).toFixed(2)} | ${(pinned / MiB).toFixed(1)} | ${(rss / MiB).toFixed(1)} | ${(rss / current).toFixed(2)} |`,
       );
@@ -139,6 +141,12 @@ describe('the watchdog measures what a leaf cgroup would charge (cgroup v2 VM)',
     for (const p of MEASURED) {
       expect(ratios[p], `${p}: watchdog/leaf`).toBeGreaterThanOrEqual(0.85);
       expect(ratios[p], `${p}: watchdog/leaf`).toBeLessThanOrEqual(1.15);
+    }
+    // For the workloads made of their own memory, the number the cap is compared with
+    // (anon + shmem) is within ±15 % of the leaf's charge too: the same max, the same stop.
+    for (const p of ['node', 'python', 'c'] as const) {
+      expect(stopRatios[p], `${p}: watchdog anon+shmem/leaf`).toBeGreaterThanOrEqual(0.85);
+      expect(stopRatios[p], `${p}: watchdog anon+shmem/leaf`).toBeLessThanOrEqual(1.15);
     }
   });
 

@@ -2,7 +2,7 @@
 // JSON: machine, date and command, the method, the findings (with the figures
 // of this run, including where a peer wins), and every suite's table.
 // `npm run bench -- --write-docs` measures and writes; `--docs-from FILE` only writes.
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE, ROOT } from '../lib/fixtures.mjs';
 import { fmt } from '../lib/stats.mjs';
@@ -271,12 +271,17 @@ export function renderDocs(R) {
   return `${out.join('\n')}\n`;
 }
 
+/** Everything after this line of docs/benchmarks.md is written by hand (figures from the VM tests). */
+export const KEEP_MARKER = '<!-- Below: sections from the VM tests, written by hand; --write-docs keeps them. -->';
+
 /** Writes the page and the chart; returns their paths. */
 export function writeDocs(R) {
   mkdirSync(join(ROOT, 'docs'), { recursive: true });
   const md = join(ROOT, 'docs/benchmarks.md');
   const written = [];
-  writeFileSync(md, renderDocs(R));
+  // Sections measured elsewhere (the VM tests) follow KEEP_MARKER and survive a regeneration.
+  const kept = existsSync(md) ? readFileSync(md, 'utf8').split(KEEP_MARKER)[1] : undefined;
+  writeFileSync(md, renderDocs(R) + (kept === undefined ? '' : `\n${KEEP_MARKER}${kept}`));
   written.push(md);
   const mc = R.suites.memcap;
   if (mc?.runs) {
