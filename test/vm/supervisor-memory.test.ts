@@ -9,7 +9,7 @@
 //           second; capped at 96 MiB, which it never reaches (resident ≤ ~55 MiB) —
 // then gets SIGTERM through the pidfile, as the kubelet would send it. Both kinds of pod:
 //   read-only cgroup2 (an ordinary pod): enforcement falls back to the watchdog (250 ms
-//     poll of the process tree's RSS) and the container guard is on (95 % of 256 MiB);
+//     poll of the program's processes) and the container guard is on (95 % of 256 MiB);
 //   writable (`--rw`, privileged / delegated): each program in its own leaf cgroup with
 //     memory.max and memory.oom.group=1, so the kernel's OOM kill stays in the leaf.
 // And the contrast: the same three programs under a plain shell PID 1 in the same kind
@@ -23,10 +23,11 @@
 // only the worker's own cap is ever hit. (With a 96 MiB worker cap and a node burst
 // allocator the container's working set reached the guard's threshold and the guard
 // stepped in; that is the guard's job, but not what this test is about.) In the
-// read-only pod the watchdog compares the tree's RSS, which includes ~35 MiB of shared
-// node file pages, with the cap: the worker is stopped at 80 MiB RSS (≈ 45 MiB anon);
-// at 50 MiB/s and a 250 ms poll the overshoot is a few MiB (measured 1–14 MiB under
-// TCG), far from the container limit.
+// read-only pod the watchdog compares what a leaf could not reclaim (anon + shmem PSS,
+// see sampler.ts) with the cap, as the kernel does in the writable pod: the worker is
+// stopped at 80 MiB of its own memory (before the PSS measure: at 80 MiB RSS, ≈ 45 MiB
+// anon, so each run now lasts longer); at 50 MiB/s and a 250 ms poll the overshoot is a
+// few MiB, far from the container limit.
 //
 // No assertion depends on timing: the guest script waits for steady-ready before it
 // starts the 60 s clock, and everything checked is event counts, pids, exit statuses
