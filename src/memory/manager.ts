@@ -380,7 +380,8 @@ export class MemoryManager implements SupervisorHooks {
       const owned = this.control.processesOf?.(pm.plan.name);
       const pids = owned && owned.length > 0 ? owned : [pid, ...descendantsOf(pid)];
       const decideAt = Math.min(pm.enforcement === 'watchdog' ? (pm.maxBytes ?? Infinity) : Infinity, pm.highBytes ?? Infinity);
-      const sample = pm.meter.measure(pids, now, Number.isFinite(decideAt) ? decideAt : undefined);
+      // Under a leaf the kernel's own count decides: no page-table walk for PSS (status figures for the forensics).
+      const sample = pm.meter.measure(pids, now, Number.isFinite(decideAt) ? decideAt : undefined, !pm.leaf);
       pm.last = sample;
       if (sample.rssBytes > pm.peakRssBytes) pm.peakRssBytes = sample.rssBytes;
       if (pm.enforcement === 'none' || pm.stoppingForMemory) continue;

@@ -160,8 +160,12 @@ export class TreeMeter {
 
   constructor(private readonly procRoot = '/proc') {}
 
-  /** `decideAtBytes`: the smallest pinned-bytes threshold a decision depends on (cap, high mark), if any. */
-  measure(pids: readonly number[], at: number, decideAtBytes?: number): TreeSample {
+  /**
+   * `decideAtBytes`: the smallest pinned-bytes threshold a decision depends on (cap, high mark), if any.
+   * `pss: false`: status only (a leaf's own counter decides; the figures are for the forensics).
+   */
+  measure(pids: readonly number[], at: number, decideAtBytes?: number, pss = true): TreeSample {
+    if (!pss) return samplePids(pids, at, this.procRoot, false);
     const key = [...pids].sort((a, b) => a - b).join(',');
     if (this.last && this.last.pids === key && at - this.last.at < PSS_INTERVAL_MS) {
       const est = estimate(samplePids(pids, at, this.procRoot, false), this.last);
