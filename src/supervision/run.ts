@@ -168,9 +168,12 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
   // this thread (the write then proceeds; a SIGTTOU from outside still arrives).
   if (terminal) {
     sys?.blockSignalsOnThisThread([signalNumber('SIGTTOU')]);
-    process.on('SIGCHLD', () => {
+    const checkStopped = () => {
       for (const pid of supervisor.runningPids().values()) terminal.childChanged(pid);
-    });
+    };
+    process.on('SIGCHLD', checkStopped);
+    // SIGCHLD can be missed or coalesced (it is also libuv's): a cheap backstop, terminal mode only.
+    setInterval(checkStopped, 250).unref();
   }
   // Our listeners are in place: the early ones (src/cli/entry.ts) can go. What
   // they caught is acted on below, before any program starts.

@@ -97,7 +97,7 @@ describe('single-command mode on a terminal', () => {
       ],
       ['bash', '--norc', '-i'],
     );
-    expect(r.timed_out).toBe(false);
+    expect(r.timed_out, `terminal output:\n${r.output}`).toBe(false);
     // sh died of the SIGINT: the supervisor exits 128+2, and the outer shell got its prompt back.
     expect(r.output).toContain('after=130');
     expect(r.status).toBe(4);
