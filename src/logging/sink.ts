@@ -107,7 +107,10 @@ class FdSink implements Sink {
         this.broken = true;
         this.release();
       });
-      this.stream.on('drain', () => this.caughtUp());
+      // Node emits 'drain' before it runs the last batch's write callbacks (which give the
+      // event buffer its bytes back): report on the next tick, or the report itself would
+      // find the buffer still full and be dropped.
+      this.stream.on('drain', () => process.nextTick(() => this.caughtUp()));
     }
   }
 
