@@ -1,5 +1,6 @@
 // Builds ProgramPlan / SupervisorPlan objects for tests, with the documented defaults.
 import type { ProgramPlan, SupervisorPlan } from '../../src/plan/types.js';
+import { initialState, transition, type LifecycleInput, type ProgramState, type Transition } from '../../src/supervision/lifecycle.js';
 
 export function programPlan(over: Partial<ProgramPlan> = {}): ProgramPlan {
   return {
@@ -25,4 +26,16 @@ export function programPlan(over: Partial<ProgramPlan> = {}): ProgramPlan {
 
 export function supervisorPlan(programs: ProgramPlan[], over: Partial<SupervisorPlan> = {}): SupervisorPlan {
   return { programs, shutdownTimeoutMs: 25_000, singleCommand: false, ...over };
+}
+
+/** Runs lifecycle inputs at the given times from `from`; returns every transition. */
+export function runLifecycle(plan: ProgramPlan, steps: Array<[number, LifecycleInput]>, from: ProgramState = initialState(plan)): Transition[] {
+  const out: Transition[] = [];
+  let state = from;
+  for (const [now, input] of steps) {
+    const t = transition(state, input, plan, now);
+    out.push(t);
+    state = t.state;
+  }
+  return out;
 }

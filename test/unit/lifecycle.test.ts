@@ -1,19 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { initialState, transition, type LifecycleInput, type ProgramState, type Transition } from '../../src/supervision/lifecycle.js';
+import { initialState, transition, type LifecycleInput, type Transition } from '../../src/supervision/lifecycle.js';
 import type { ProgramPlan } from '../../src/plan/types.js';
-import { programPlan } from '../helpers/plan.js';
+import { programPlan, runLifecycle as run } from '../helpers/plan.js';
 
-/** Runs inputs at given times; returns every transition. */
-function run(plan: ProgramPlan, steps: Array<[number, LifecycleInput]>, from: ProgramState = initialState(plan)): Transition[] {
-  const out: Transition[] = [];
-  let state = from;
-  for (const [now, input] of steps) {
-    const t = transition(state, input, plan, now);
-    out.push(t);
-    state = t.state;
-  }
-  return out;
-}
 
 const last = (ts: Transition[]) => ts[ts.length - 1]!;
 const names = (t: Transition) => t.events.map((e) => e.event);

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { classifySpawnError, EXIT_OS_ERROR, failureExitCode, isTransient } from '../../src/process/spawn-failure.js';
-import { initialState, SPAWN_RETRY, transition, type LifecycleInput, type ProgramState, type Transition } from '../../src/supervision/lifecycle.js';
-import type { ProgramPlan } from '../../src/plan/types.js';
-import { programPlan } from '../helpers/plan.js';
+import { SPAWN_RETRY, type LifecycleInput } from '../../src/supervision/lifecycle.js';
+import { programPlan, runLifecycle as run } from '../helpers/plan.js';
 
 describe('spawn failure classification', () => {
   it.each([
@@ -45,16 +44,6 @@ describe('spawn failure classification', () => {
   });
 });
 
-function run(plan: ProgramPlan, steps: Array<[number, LifecycleInput]>, from: ProgramState = initialState(plan)): Transition[] {
-  const out: Transition[] = [];
-  let state = from;
-  for (const [now, input] of steps) {
-    const t = transition(state, input, plan, now);
-    out.push(t);
-    state = t.state;
-  }
-  return out;
-}
 
 const emfile: LifecycleInput = { type: 'spawn_failed', exitCode: EXIT_OS_ERROR, code: 'EMFILE', message: 'too many open files: x', transient: true };
 
