@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import type { ProgramPlan } from '../plan/types.js';
 import type { Sink } from '../logging/sink.js';
-import { pipeFramedLines } from './output.js';
+import { pipeFramedLines, type LineFramer } from './output.js';
 import { classifySpawnError, type SpawnFailure } from './spawn-failure.js';
 
 export { failureExitCode, type SpawnFailure } from './spawn-failure.js';
@@ -36,6 +36,8 @@ export interface SpawnCallbacks {
 export interface OutputSinks {
   stdout: Sink;
   stderr: Sink;
+  /** How `output: json` lines are written (default: JSON records, frameLine). */
+  frame?: LineFramer;
 }
 
 function describeFailure(plan: ProgramPlan, err: NodeJS.ErrnoException): SpawnFailure {
@@ -97,8 +99,8 @@ export function startChild(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallb
     cb.onExit({ code, signal });
   });
   if (json) {
-    pipeFramedLines(child.stdout!, plan.name, 'stdout', sinks.stdout);
-    pipeFramedLines(child.stderr!, plan.name, 'stderr', sinks.stderr);
+    pipeFramedLines(child.stdout!, plan.name, 'stdout', sinks.stdout, sinks.frame);
+    pipeFramedLines(child.stderr!, plan.name, 'stderr', sinks.stderr, sinks.frame);
   }
   return {
     pid,
