@@ -24,6 +24,8 @@ export interface ChildExit {
 
 export interface ChildHandle {
   pid: number;
+  /** Spawned with `gate`: closes the supervisor's end of the gate (fd 3 in the child), letting it go on. */
+  openGate?(): void;
   /** Sends a signal to the child, or to its whole process group. False if it was already gone. */
   signal(sig: NodeJS.Signals, toGroup: boolean): boolean;
 }
@@ -49,7 +51,7 @@ function describeFailure(plan: ProgramPlan, err: NodeJS.ErrnoException): SpawnFa
  * Spawns the program. Returns the handle, or undefined when the spawn failed
  * (then `onSpawnFailed` is called on a later tick, never synchronously).
  */
-export function startChild(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallbacks): ChildHandle | undefined {
+export function startChild(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallbacks, options: { gate?: boolean } = {}): ChildHandle | undefined {
   // libuv reports a missing cwd as ENOENT, indistinguishable from a missing
   // command: check it first so the message names the right culprit.
   if (plan.cwd !== undefined) {
@@ -75,7 +77,7 @@ export function startChild(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallb
       uid: plan.uid,
       gid: plan.gid,
       detached: plan.processGroup,
-      stdio: [plan.stdin, json ? 'pipe' : 'inherit', json ? 'pipe' : 'inherit'],
+      stdio: [plan.stdin, json ? 'pipe' : 'inherit', json ? 'pipe' : 'inherit', ...(options.gate ? (['pipe'] as const) : [])],
       windowsHide: true,
     });
   } catch (e) {
@@ -102,8 +104,10 @@ export function startChild(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallb
     pipeFramedLines(child.stdout!, plan.name, 'stdout', sinks.stdout, sinks.frame);
     pipeFramedLines(child.stderr!, plan.name, 'stderr', sinks.stderr, sinks.frame);
   }
+  const gate = options.gate ? (child.stdio[3] as { destroy(): void } | null | undefined) : undefined;
   return {
     pid,
+    openGate: gate ? () => gate.destroy() : undefined,
     signal(sig, toGroup) {
       // Once reaped, the pid may belong to someone else: never signal it again.
       if (exited) return false;

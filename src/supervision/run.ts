@@ -106,8 +106,10 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     ops: {
       spawn: terminal
         ? (p, childSinks, cb) => {
-            const child = startChild(terminal.plan(p), childSinks, cb);
+            const child = startChild(terminal.plan(p), childSinks, cb, { gate: true });
             if (child) terminal.spawned(child.pid);
+            // The supervisor logs child.spawn before this call stack unwinds; then the shim may exec.
+            if (child?.openGate) process.nextTick(child.openGate);
             return child;
           }
         : startChild,
