@@ -134,6 +134,8 @@ class FdSink implements Sink {
   private eventBytes = 0;
   /** The head of the queue is with the stream, which writes it once the pipe is writable. */
   private inFlight = false;
+  /** The pipe was full since the queue was last empty: once it is empty again, the reader caught up. */
+  private stalled = false;
   private unreported = 0;
   private report: ((dropped: number) => void) | undefined;
   private waiting: Array<() => void> = [];
@@ -220,7 +222,6 @@ class FdSink implements Sink {
    * call) to the stream, which writes it once the pipe is writable, and goes on from there.
    */
   private pump(): void {
-    const hadQueue = this.queuedBytes > 0;
     while (!this.inFlight && !this.broken && this.queue.length > 0) {
       const head = this.queue[0]!;
       let written = 0;
@@ -238,6 +239,7 @@ class FdSink implements Sink {
       // The pipe is full (or took part of a line longer than it writes at once): the stream waits for it.
       const rest = this.queue[0]!;
       this.inFlight = true;
+      this.stalled = true;
       this.stream!.write(rest.buf, (err) => {
         this.inFlight = false;
         if (err) return; // the 'error' handler counts it
@@ -246,7 +248,10 @@ class FdSink implements Sink {
       });
       return;
     }
-    if (hadQueue && this.queuedBytes === 0) this.caughtUp();
+    if (this.stalled && this.queuedBytes === 0) {
+      this.stalled = false;
+      this.caughtUp();
+    }
   }
 
   /** `n` bytes of the head piece were written. */

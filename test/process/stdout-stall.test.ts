@@ -154,6 +154,25 @@ programs:${crashers(2, join(dir, 'starts'))}${spamProgram(20_000)}
     expect(run.events.filter((e) => e.program === 'spam').length).toBeGreaterThan(1000);
   }, 240_000);
 
+  it('a json child flooding a pipe that is read as fast as it can: every line arrives, nothing waits forever', async () => {
+    const N = 100_000;
+    const config = writeConfig(`
+programs:
+  talker:
+    command: ["node", "${FIXTURES}/chatty.mjs", "${N}"]
+    output: json
+    restart: never
+    on_exit: shutdown
+`);
+    const run = startInit(['-c', config], { stdio: 'fifo' });
+    const { code } = await within(run.done, 120_000, 'the supervisor to exit once the talker is done');
+    expect(code).toBe(0);
+    const framed = run.events.filter((e) => e.program === 'talker');
+    expect(framed.filter((e) => e.stream === 'stdout')).toHaveLength(N);
+    // Its stderr lines are framed onto the supervisor's stderr.
+    expect(run.stderr().split('\n').filter((l) => l.includes('"program":"talker","stream":"stderr"'))).toHaveLength(N);
+  }, 180_000);
+
   it('SIGTERM ends the supervisor within shutdown_timeout while the pipe stays full, and a held-back json child costs PID 1 no memory', async () => {
     const dir = tempDir();
     const crasherStarts = join(dir, 'crasher.starts');
