@@ -54,18 +54,25 @@ const early = catchEarly(EARLY_SIGNALS);
 /**
  * V8's compile cache for the chunks imported from here on (Node >= 22.1):
  * compiled code is read from the directory instead of compiling the chunks
- * again. The cache lives beside the bundle (dist/compile-cache/, filled by
- * the build, or by an image build step) unless NODE_COMPILE_CACHE names
- * another directory; NODE_DISABLE_COMPILE_CACHE=1 turns it off. A directory
+ * again. The cache lives beside the bundle (dist/compile-cache/: the build
+ * fills it for the Node that ran it, an image can fill it with one
+ * `supervisor schema` at build time) unless NODE_COMPILE_CACHE names another
+ * directory; NODE_DISABLE_COMPILE_CACHE=1 turns it off. Node >= 24 keys it by
+ * paths relative to the directory, so dist/ can be moved with it. A directory
  * that cannot be created or written (a read-only image) only means compiling as
  * without it: Node never fails an import because of its cache.
  */
-const compileCache = module as unknown as { enableCompileCache?: (dir: string) => unknown; flushCompileCache?: () => void };
+const compileCache = module as unknown as {
+  enableCompileCache?: (options: string | { directory: string; portable: boolean }) => unknown;
+  flushCompileCache?: () => void;
+};
 
 function enableCompileCache(): void {
   try {
     if (process.env.NODE_COMPILE_CACHE) return; // Node enabled it itself, there
-    compileCache.enableCompileCache?.(fileURLToPath(new URL('./compile-cache/', import.meta.url)));
+    const directory = fileURLToPath(new URL('./compile-cache/', import.meta.url));
+    const major = Number(process.versions.node.split('.')[0]);
+    compileCache.enableCompileCache?.(major >= 24 ? { directory, portable: true } : directory);
   } catch {
     // no cache: start-up is slower, nothing else changes
   }

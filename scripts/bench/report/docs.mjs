@@ -84,6 +84,25 @@ function findings(R) {
     );
   });
   add(() => {
+    const rows = R.suites.node?.rows ?? [];
+    const parts = [];
+    for (const r of rows.filter((x) => x.label.endsWith(': one-shot start → exit'))) {
+      const version = r.label.split(':')[0];
+      const node = r.cells.node?.median;
+      const single = r.cells['supervisor-single']?.median;
+      const config = r.cells.supervisor?.median;
+      const anon = rows.find((x) => x.label === `${version}: idle anonymous RSS`)?.cells;
+      if (node === undefined || single === undefined) continue;
+      parts.push(
+        `Node ${version.slice(1)}: \`node -e 0\` ${fmt(node)} ms, \`supervisor -- /bin/true\` ${fmt(single)} ms (${fmt(single / node)}×)` +
+          `${config !== undefined ? `, config mode ${fmt(config)} ms (${fmt(config / node)}×)` : ''}` +
+          `${anon?.node?.n && anon?.['supervisor-single']?.n ? `; idle anonymous RSS ${fmt(anon['supervisor-single'].median)} MiB against bare Node's ${fmt(anon.node.median)} MiB` : ''}`,
+      );
+    }
+    if (parts.length === 0) return undefined;
+    return `**Per Node version** (start to exit, not PID 1; see the table): ${parts.join('; ')}.`;
+  });
+  add(() => {
     const ours = med(R, 'signals', 'p50', 'supervisor');
     const tini = med(R, 'signals', 'p50', 'tini');
     const p99 = med(R, 'signals', 'p99', 'supervisor');
@@ -239,7 +258,7 @@ export function renderDocs(R) {
   out.push('- Peers take turns (A B C, then B C A…) so the machine\'s drift hits all of them; where a measurement is dominated by timers, they run side by side. Each table says which.');
   out.push('- Whole processes are measured with public tools: /proc (VmRSS, utime+stime, children), hyperfine and /usr/bin/time -v.');
   out.push('');
-  const order = ['startup', 'footprint', 'signals', 'reaping', 'restart', 'shutdown', 'memcap', 'logs'];
+  const order = ['startup', 'footprint', 'node', 'signals', 'reaping', 'restart', 'shutdown', 'memcap', 'logs'];
   for (const key of order) {
     const s = R.suites[key];
     if (!s) continue;
