@@ -13,7 +13,7 @@
 import { build } from 'esbuild';
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,7 +33,7 @@ const staging = join(dist, `.build.${process.pid}.tmp`);
 // koffi's own loader looks its binary up by a dynamic path that a bundle cannot
 // follow. We replace `import koffi from 'koffi'` by a tiny loader that opens the
 // binary shipped in dist/koffi (glibc first, then musl). It runs from a chunk
-// in dist/chunks/, hence the '../koffi/'.
+// in dist/chunks/ (looked up from dist/ too, should it ever land in the entry).
 const koffiBeside = {
   name: 'koffi-beside-bundle',
   setup(b) {
@@ -45,15 +45,17 @@ const koffiBeside = {
         import { existsSync } from 'node:fs';
         import { fileURLToPath } from 'node:url';
         const req = createRequire(import.meta.url);
-        const dir = fileURLToPath(new URL('../koffi/', import.meta.url));
+        const dirs = ['../koffi/', './koffi/'].map((d) => fileURLToPath(new URL(d, import.meta.url)));
         const arch = process.arch;
         let native = null, lastError = null;
-        for (const triplet of ['linux_' + arch, 'musl_' + arch]) {
-          const file = dir + triplet + '/koffi.node';
-          if (!existsSync(file)) continue;
-          try { native = req(file); break; } catch (e) { lastError = e; }
+        search: for (const dir of dirs) {
+          for (const triplet of ['linux_' + arch, 'musl_' + arch]) {
+            const file = dir + triplet + '/koffi.node';
+            if (!existsSync(file)) continue;
+            try { native = req(file); break search; } catch (e) { lastError = e; }
+          }
         }
-        if (native === null) throw lastError ?? new Error('koffi.node not found in ' + dir);
+        if (native === null) throw lastError ?? new Error('koffi.node not found in ' + dirs.join(' or '));
         export default native;
       `,
     }));
@@ -103,8 +105,11 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node22',
-  minify: false,
-  sourcemap: false,
+  // Minified: the chunks' source text stays in V8's heap for as long as they run
+  // (0.7-1 MiB less idle RSS); start-up time is the same. Source maps beside
+  // them for readable stack traces: `node --enable-source-maps`.
+  minify: true,
+  sourcemap: 'linked',
   legalComments: 'none',
   define: { __SUPERVISOR_VERSION__: JSON.stringify(pkg.version) },
   banner: {
@@ -119,8 +124,7 @@ const stagedChunks = join(staging, 'chunks');
 const chunks = new Set(readdirSync(stagedChunks));
 mkdirSync(join(dist, 'chunks'), { recursive: true });
 for (const name of chunks) renameSync(join(stagedChunks, name), join(dist, 'chunks', name));
-const entrySource = readFileSync(join(staging, 'supervisor.mjs'), 'utf8');
-writeFileSync(join(staging, 'supervisor.mjs'), `#!/usr/bin/env node\n${entrySource}`);
+if (existsSync(join(staging, 'supervisor.mjs.map'))) renameSync(join(staging, 'supervisor.mjs.map'), `${bundle}.map`);
 chmodSync(join(staging, 'supervisor.mjs'), 0o755);
 renameSync(join(staging, 'supervisor.mjs'), bundle);
 rmSync(staging, { recursive: true, force: true });
@@ -151,5 +155,5 @@ if (shipped === 0) throw new Error(`no koffi.node found in ${pkgDir}`);
 const schema = execFileSync(process.execPath, [bundle, 'schema'], { encoding: 'utf8' });
 writeFileSync(`${bundle}.schema.tmp`, schema);
 renameSync(`${bundle}.schema.tmp`, join(dist, 'supervisor.schema.json'));
-const size = [...chunks].reduce((n, c) => n + statSync(join(dist, 'chunks', c)).size, statSync(bundle).size);
-console.log(`built ${join('dist', basename(bundle))} + ${chunks.size} chunks (${(size / 1e6).toFixed(2)} MB) + ${shipped} koffi binaries`);
+const size = [...chunks].filter((c) => c.endsWith('.mjs')).reduce((n, c) => n + statSync(join(dist, 'chunks', c)).size, statSync(bundle).size);
+console.log(`built ${join('dist', basename(bundle))} + ${[...chunks].filter((c) => c.endsWith('.mjs')).length} chunks (${(size / 1e6).toFixed(2)} MB) + ${shipped} koffi binaries`);

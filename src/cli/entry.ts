@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // The bundle's entry: its first statements catch every shutdown and forwarded
 // signal, before the heavy modules (yargs, zod, yaml, pino) are even evaluated.
 // A signal sent to a PID-namespace init that has no handler is discarded by the
