@@ -66,12 +66,10 @@ const koffiBeside = {
 // importing them gets a stand-in whose functions evaluate the real module on
 // their first call (esbuild turns the require() into a call of the bundled
 // module's lazy initialiser). string-width and cliui lay out yargs' --help
-// (string-width compiles Unicode-property regexps worth tens of ms at import);
-// pino-pretty is needed only with `log.format: pretty`.
+// (string-width compiles Unicode-property regexps worth tens of ms at import).
 const DEFERRED = {
   'string-width': ['default'],
   cliui: ['default'],
-  'pino-pretty': ['prettyFactory'],
 };
 const deferUntilCalled = {
   name: 'defer-until-called',
