@@ -267,6 +267,9 @@ export class MemoryManager implements SupervisorHooks {
    * program reclaiming at its own cap changes the container's hierarchical counters too.
    */
   private atContainerLimit(): void {
+    // With the guard on, its own rounds keep the "before" and the forensics fresh while near,
+    // and nothing here may compete with its fast path (no memory.stat, no /proc walk there).
+    if (this.guard) return;
     const now = this.now();
     if (now - this.lastNearNote < NEAR_NOTE_MS || this.env.limitBytes === null) return;
     this.lastNearNote = now;
@@ -274,7 +277,7 @@ export class MemoryManager implements SupervisorHooks {
     if (ws === undefined || !nearLimit(ws, undefined, this.env.limitBytes)) return;
     if (this.oomWatch?.containerKillPending()) return; // the kill came first: what is left is not the "before"
     this.oomWatch?.noteProcesses();
-    if (!this.guard) this.sampleUncapped(this.control.runningPids()); // the guard refreshes them itself while near
+    this.sampleUncapped(this.control.runningPids());
   }
 
   /**
