@@ -428,7 +428,11 @@ export class OomWatch {
   private watchFile(file: string, onNotify?: () => void): FSWatcher | undefined {
     try {
       const w = watch(file, { persistent: false }, () => {
-        onNotify?.();
+        try {
+          onNotify?.();
+        } catch {
+          // a look between rounds is best effort: the next round looks again
+        }
         if (this.recheck) return;
         this.recheck = setTimeout(() => {
           this.recheck = undefined;
