@@ -623,8 +623,11 @@ export class MemoryManager implements SupervisorHooks {
       return [...this.programs.values()].filter((pm) => pm.pid !== undefined && running.get(pm.plan.name) === pm.pid && !pm.stoppingForMemory && this.control.isStoppable(pm.plan.name));
     };
     return {
-      candidates: (): GuardProgram[] =>
-        live().map((pm) => ({ program: pm.plan.name, pid: pm.pid!, usageBytes: this.usageBytes(pm, this.sampleNow(pm, pm.pid!)), maxBytes: pm.maxBytes, stopGraceMs: pm.stopGraceMs })),
+      candidates: (maxAgeMs): GuardProgram[] =>
+        live().map((pm) => {
+          const recent = pm.last !== undefined && this.now() - pm.last.at <= maxAgeMs ? pm.last : undefined;
+          return { program: pm.plan.name, pid: pm.pid!, usageBytes: this.usageBytes(pm, recent ?? this.sampleNow(pm, pm.pid!)), maxBytes: pm.maxBytes, stopGraceMs: pm.stopGraceMs };
+        }),
       refreshSamples: () => this.sampleUncapped(this.control.runningPids()),
       forensics: (program, pid, container) => this.forensics(this.programs.get(program)!, pid, container, {}),
       stop: (program, graceMs) => {
