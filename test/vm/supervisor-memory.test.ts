@@ -252,9 +252,14 @@ describe.each(MODES)('supervisor as PID 1 of a 256 MiB oom.group=1 container, $t
     expect(burstExits).toHaveLength(1);
     expect(before(burstExits[0]!)).toBe(false);
     expect(burstExits[0]).toMatchObject({ pid: burstSpawns[0]!.pid, signal: 'SIGTERM', expected: true, stop_reason: 'shutdown' });
-    // It really did burst, every second, the whole time.
+    // It really did burst, again and again, the whole time. (How many times depends on how
+    // fast the TCG guest runs on a loaded host: one a second when idle, 19 in 60 s under
+    // load; so the count asked for is a quarter of that, and the last burst must come in the
+    // run's last quarter.)
     const bursts = all.filter((e) => e.program === 'burst' && typeof e['burst'] === 'number');
-    expect(bursts.length).toBeGreaterThanOrEqual(RUN_S / 2);
+    expect(bursts.length).toBeGreaterThanOrEqual(RUN_S / 4);
+    const lastBurst = Date.parse(String(bursts[bursts.length - 1]!['time']));
+    expect(Date.parse(String(burstExits[0]!['time'])) - lastBurst).toBeLessThan((RUN_S * 1000) / 4);
     for (const program of ['steady', 'burst']) {
       for (const ev of ['child.memory_cap_exceeded', 'child.memory_high', 'child.oom_killed', 'child.killed', 'container.memory_guard']) {
         expect(of(events, ev, program), `${ev} for ${program}`).toEqual([]);
@@ -282,7 +287,10 @@ describe.each(MODES)('supervisor as PID 1 of a 256 MiB oom.group=1 container, $t
       capEvents = of(events, 'child.memory_cap_exceeded', 'worker');
       expect(of(events, 'child.oom_killed')).toEqual([]);
       const stops = of(events, 'child.stop', 'worker').filter((e) => e.reason === 'memory_cap');
-      expect(stops).toHaveLength(capExits.length);
+      // One stop per cap exit, and at most one more: the last run's, overtaken by the shutdown.
+      const unmatchedStops = stops.filter((s) => !capExits.some((x) => x.pid === s.pid));
+      expect(unmatchedStops.length).toBeLessThanOrEqual(1);
+      for (const s of unmatchedStops) expect(s.pid).toBe(spawnPids.at(-1));
       for (const exit of capExits) {
         expect(exit).toMatchObject({ expected: true, stop_reason: 'memory_cap' });
         expect(capEvents.filter((c) => c.pid === exit.pid)).toHaveLength(1);
