@@ -118,7 +118,7 @@ programs:
       `${FILE}:3:53: programs.web.depends_on.db.condition: expected one of started, running, healthy, completed_successfully, got "ready"`,
     ]);
     expect(problems('programs:\n  db: { command: x }\n  web: { command: x, depends_on: { dbb: {} } }\n')).toEqual([
-      `${FILE}:3:36: programs.web.depends_on.dbb: unknown program "dbb" (did you mean "db"?)`,
+      `${FILE}:3:41: programs.web.depends_on.dbb: unknown program "dbb" (did you mean "db"?)`,
     ]);
   });
 });
