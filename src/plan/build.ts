@@ -273,6 +273,12 @@ export function buildPlan(input: Config | LoadedConfig, options: BuildPlanOption
           `condition healthy needs a readiness probe on ${JSON.stringify(dependency)} (health.readiness), and it has none`,
         );
       }
+      if (condition === 'completed_successfully' && byName.get(dependency)?.restart === 'always') {
+        problems.add(
+          ['programs', program.name, 'depends_on', dependency, 'condition'],
+          `condition completed_successfully needs ${JSON.stringify(dependency)} to end (restart: never or on-failure); with restart: always it never completes`,
+        );
+      }
     }
   }
   problems.throwIfAny();
