@@ -123,6 +123,8 @@ programs:
     env: { PORT: ${port}, STATE_DIR: ${state} }
     backoff: { initial: 100ms }
     health:
+      # Liveness only once it listens, however slowly node starts on a loaded machine.
+      startup: { tcp: ${port}, period: 200ms, failure_threshold: 1000 }
       liveness: { http: "http://127.0.0.1:${port}/live", period: 300ms, timeout: 500ms, failure_threshold: 2 }
 `);
     const run = startInit(['-c', config]);
@@ -167,5 +169,96 @@ programs:
     expect(commandLines(pid).some((c) => c.includes('sleep 1001'))).toBe(true);
     await run.signal('SIGTERM');
     expect((await within(run.done, 60_000, 'supervisor exit')).code).toBe(0);
+  });
+});
+
+describe('startup probe, stops and shutdowns', () => {
+  it('liveness waits for the startup probe to succeed, then runs (and here fails: a restart)', async () => {
+    const state = tempDir();
+    const config = writeConfig(`
+programs:
+  slow:
+    command: [sleep, 1000]
+    restart: never
+    health:
+      startup: { exec: [sh, -c, "echo s >> ${state}/startup; test -f ${state}/go"], period: 100ms, failure_threshold: 1000 }
+      liveness: { exec: [sh, -c, "echo l >> ${state}/liveness; exit 1"], period: 100ms, failure_threshold: 1 }
+  keeper:
+    command: [sleep, 1000]
+`);
+    const run = startInit(['-c', config]);
+    const count = (f: string) => {
+      try {
+        return readFileSync(join(state, f), 'utf8').split('\n').filter(Boolean).length;
+      } catch {
+        return 0;
+      }
+    };
+    await until(() => count('startup') >= 3, 'three startup probes', 60_000);
+    expect(count('liveness')).toBe(0);
+    expect(run.events.filter(byEvent('child.unhealthy'))).toEqual([]);
+    writeFileSync(join(state, 'go'), '');
+    const unhealthy = await run.waitFor(byEvent('child.unhealthy', 'slow'), 60_000);
+    expect(unhealthy).toMatchObject({ probe: 'liveness', check: 'exec', failures: 1, error: 'exit 1' });
+    expect(count('liveness')).toBeGreaterThan(0);
+    await run.signal('SIGTERM');
+    expect((await within(run.done, 60_000, 'supervisor exit')).code).toBe(0);
+  });
+
+  it('no probe runs while a program is being stopped in a shutdown', async () => {
+    const state = tempDir();
+    const config = writeConfig(`
+programs:
+  stubborn:
+    command: [sh, -c, "trap '' TERM; while :; do sleep 0.1; done"]
+    stop_grace: 2s
+    health:
+      readiness: { exec: [sh, -c, "echo r >> ${state}/probes"], period: 100ms }
+`);
+    const run = startInit(['-c', config]);
+    await run.waitFor(byEvent('child.ready', 'stubborn'), 60_000);
+    await run.signal('SIGTERM');
+    await run.waitFor(byEvent('child.stop', 'stubborn'), 60_000);
+    const atStop = readFileSync(join(state, 'probes'), 'utf8');
+    await run.waitFor(byEvent('child.exit', 'stubborn'), 60_000);
+    expect(run.events.find(byEvent('child.kill', 'stubborn'))).toMatchObject({ reason: 'stop_grace_expired' });
+    expect(readFileSync(join(state, 'probes'), 'utf8')).toBe(atStop);
+    expect((await within(run.done, 60_000, 'supervisor exit')).code).toBe(0);
+  });
+});
+
+describe('depends_on: completed_successfully and started', () => {
+  it('an init job that exits 0 lets its dependent start; one that fails blocks it', async () => {
+    const config = writeConfig(`
+programs:
+  migrate:
+    command: [sh, -c, "sleep 0.5; exit 0"]
+    restart: never
+  bad-migrate:
+    command: [sh, -c, "exit 3"]
+    restart: never
+  app:
+    command: [sleep, 1000]
+    depends_on: { migrate: { condition: completed_successfully } }
+  blocked-app:
+    command: [sleep, 1000]
+    depends_on: { bad-migrate: { condition: completed_successfully } }
+  side:
+    command: [sleep, 1000]
+    start_secs: 1h
+  early:
+    command: [sleep, 1000]
+    depends_on: { side: { condition: started } }
+`);
+    const run = startInit(['-c', config]);
+    await run.waitFor(byEvent('child.spawn', 'app'), 60_000);
+    expect(indexOf(run.events, byEvent('child.exit', 'migrate'))).toBeLessThan(indexOf(run.events, byEvent('child.spawn', 'app')));
+    expect(await run.waitFor(byEvent('child.blocked', 'blocked-app'), 60_000)).toMatchObject({ dependency: 'bad-migrate', condition: 'completed_successfully' });
+    // `started`: no need to wait for side's start_secs (an hour).
+    await run.waitFor(byEvent('child.spawn', 'early'), 60_000);
+    expect(run.events.filter(byEvent('child.running', 'side'))).toEqual([]);
+    await run.signal('SIGTERM');
+    expect((await within(run.done, 60_000, 'supervisor exit')).code).toBe(0);
+    expect(run.events.filter(byEvent('child.spawn', 'blocked-app'))).toEqual([]);
   });
 });
