@@ -54,6 +54,21 @@ export interface ProgramHealthStatus {
   last_probe?: LastProbe;
 }
 
+/**
+ * The read API of program health, for /readyz, /startupz, /status and
+ * `supervisor probe`: one entry per program of the plan, probes or not.
+ */
+export interface HealthReader {
+  /** Every program's health, by name (a program without probes: all null). */
+  status(): Record<string, ProgramHealthStatus>;
+  /** One program's health; undefined for a name not in the plan. */
+  programStatus(name: string): ProgramHealthStatus | undefined;
+  /** Its readiness probe passed in its current run (false without a readiness probe). */
+  isReady(name: string): boolean;
+}
+
+const NO_PROBES: ProgramHealthStatus = Object.freeze({ ready: null, live: null, started: null });
+
 interface Run {
   pid: number;
   spawnedAt: number;
@@ -70,8 +85,10 @@ interface Watched {
   last?: LastProbe;
 }
 
-export class HealthMonitor {
+export class HealthMonitor implements HealthReader {
   private readonly programs = new Map<string, Watched>();
+  /** Every program of the plan, in start order. */
+  private readonly names: string[];
   private shuttingDown = false;
 
   constructor(
@@ -80,6 +97,7 @@ export class HealthMonitor {
     private readonly control: HealthControl,
     private readonly now: () => number = Date.now,
   ) {
+    this.names = plan.programs.map((p) => p.name);
     for (const p of plan.programs) if (p.health) this.programs.set(p.name, { plan: p, state: downState(p.health) });
   }
 
@@ -106,15 +124,14 @@ export class HealthMonitor {
     return this.programs.get(name)?.state.ready === true;
   }
 
-  /** Every program's health (programs without probes: all null). */
   status(): Record<string, ProgramHealthStatus> {
-    return Object.fromEntries([...this.programs.values()].map((w) => [w.plan.name, this.statusOf(w)]));
+    return Object.fromEntries(this.names.map((name) => [name, this.programStatus(name)!]));
   }
 
-  /** One program's health; undefined for a program without probes. */
   programStatus(name: string): ProgramHealthStatus | undefined {
     const w = this.programs.get(name);
-    return w && this.statusOf(w);
+    if (w) return this.statusOf(w);
+    return this.names.includes(name) ? { ...NO_PROBES } : undefined;
   }
 
   /**
@@ -241,7 +258,8 @@ export class HealthMonitor {
     for (const check of run.inflight.values()) check.cancel();
     const wasReady = w.state.ready === true;
     w.state = downState(w.plan.health);
-    if (wasReady) {
+    // A shutdown takes every program down on purpose: no line per program for that.
+    if (wasReady && why !== 'shutdown') {
       this.events.emit('child.not_ready', { program: name, pid: run.pid, reason: why }, `${name} is not ready (${why})`);
       this.control.readinessChanged(name);
     }
