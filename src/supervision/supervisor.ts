@@ -213,8 +213,8 @@ export class Supervisor {
     const t = transition(rt.state, input, rt.plan, this.deps.now());
     const before = rt.state.phase;
     rt.state = t.state;
-    if (t.state.phase !== before) this.hook('phaseChanged', rt.plan, t.state.phase);
     for (const e of t.events) this.deps.events.emit(e.event, { program: rt.plan.name, ...e.fields }, e.msg);
+    if (t.state.phase !== before) this.hook('phaseChanged', rt.plan, t.state.phase);
     for (const effect of t.effects) {
       switch (effect.type) {
         case 'spawn':
