@@ -3,7 +3,7 @@
 // Schema editors use. Built-in defaults are NOT applied here (see defaults.ts):
 // every program field stays optional so `defaults:` can be merged in later.
 import * as z from 'zod';
-import { PROGRAM_DEFAULTS, SUPERVISOR_DEFAULTS } from './defaults.js';
+import { PROBE_DEFAULTS, PROGRAM_DEFAULTS, SUPERVISOR_DEFAULTS } from './defaults.js';
 import { normaliseSignal, SIGNAL_NAMES, signalSpelling } from './signals.js';
 import { didYouMean } from './suggest.js';
 import {
@@ -288,6 +288,112 @@ const command = z
       '(quotes and backslashes; no $variables or globs) unless shell: true.',
   );
 
+export const PROBE_KINDS = ['exec', 'http', 'tcp', 'log'] as const;
+export const DEPENDENCY_CONDITIONS = ['started', 'running', 'healthy', 'completed_successfully'] as const;
+
+const positiveCount = (what: string, defaultValue: number) =>
+  z
+    .number()
+    .int({ error: 'expected a whole number >= 1' })
+    .min(1, { error: 'expected a whole number >= 1' })
+    .optional()
+    .describe(`${what} Default: ${defaultValue}.`);
+
+/** `host:port`, `[v6]:port`, or a bare port (on 127.0.0.1). */
+const TCP_TARGET = /^(?:(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):)?(\d{1,5})$/;
+const TCP_HINT = 'expected host:port like 127.0.0.1:5432, or a port number';
+
+/**
+ * One probe, Kubernetes' fields (initial_delay, period, timeout, failure_threshold,
+ * success_threshold) and exactly one check: exec, http, tcp or log.
+ */
+const probe = (which: 'readiness' | 'liveness' | 'startup') =>
+  z
+    .strictObject({
+      exec: command.optional().describe('Run this command (argv list or a string split into words); exit 0 = success. It runs with the program\'s env, cwd and user, in its own process group, killed at timeout.'),
+      http: z
+        .string()
+        .regex(/^https?:\/\/\S+$/, { error: 'expected an http:// or https:// URL' })
+        .refine((v) => URL.canParse(v), { error: 'expected an http:// or https:// URL' })
+        .optional()
+        .describe('GET this URL; a 2xx or 3xx status = success (https: the certificate is not verified, as in Kubernetes).'),
+      tcp: z
+        .union([z.number().int().min(1).max(65535), z.string().regex(TCP_TARGET)], { error: TCP_HINT })
+        .refine((v) => typeof v === 'number' || Number(TCP_TARGET.exec(v)![3]) <= 65535, { error: TCP_HINT })
+        .optional()
+        .describe('Connect to host:port (or a port on 127.0.0.1); a connection = success.'),
+      log: z
+        .string()
+        .min(1)
+        .refine(
+          (v) => {
+            try {
+              new RegExp(v);
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          { error: 'expected a regular expression (JavaScript syntax)' },
+        )
+        .optional()
+        .describe('Readiness only: ready once a line of the program\'s output (stdout or stderr) matches this regular expression.'),
+      initial_delay: durationField('Wait this long after the program starts before the first probe.', 0),
+      period: durationField('Time between probes.', PROBE_DEFAULTS.periodMs),
+      timeout: durationField('A probe that takes longer fails (an exec probe\'s process group is then SIGKILLed).', PROBE_DEFAULTS.timeoutMs),
+      failure_threshold: positiveCount('Consecutive failures before the probe counts as failed.', PROBE_DEFAULTS.failureThreshold),
+      success_threshold: positiveCount(
+        'Consecutive successes before the probe counts as passing again (must be 1 for liveness and startup).',
+        PROBE_DEFAULTS.successThreshold,
+      ),
+    })
+    .superRefine((value, ctx) => {
+      const kinds = PROBE_KINDS.filter((kind) => value[kind] !== undefined);
+      if (kinds.length !== 1) {
+        ctx.addIssue({
+          code: 'custom',
+          message: kinds.length === 0 ? 'expected one check: exec, http, tcp or log' : `expected one check, got ${kinds.join(' and ')}`,
+        });
+      }
+      if (which !== 'readiness' && value.log !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['log'], message: `a log probe can only be a readiness probe (a ${which} probe needs exec, http or tcp)` });
+      }
+      if (which !== 'readiness' && value.success_threshold !== undefined && value.success_threshold !== 1) {
+        ctx.addIssue({ code: 'custom', path: ['success_threshold'], message: `must be 1 for a ${which} probe (as in Kubernetes)` });
+      }
+    });
+
+const health = z
+  .strictObject({
+    readiness: probe('readiness')
+      .optional()
+      .describe('Whether the program can serve: child.ready / child.not_ready, and depends_on {condition: healthy}.'),
+    liveness: probe('liveness').optional().describe('Whether the program is alive and not wedged: failing past failure_threshold restarts it (child.unhealthy).'),
+    startup: probe('startup')
+      .optional()
+      .describe('Until it succeeds once, readiness and liveness wait; failing past failure_threshold restarts the program (child.unhealthy).'),
+  })
+  .describe('Probes, with the names and meanings of Kubernetes probes. None by default.');
+
+const dependsOn = z
+  .union(
+    [
+      z.array(z.string()),
+      z.record(
+        z.string(),
+        z.strictObject({
+          condition: z
+            .enum(DEPENDENCY_CONDITIONS)
+            .optional()
+            .describe('started: spawned; running: past start_secs (default); healthy: its readiness probe passed; completed_successfully: it exited 0 for good.'),
+        }),
+      ),
+    ],
+    { error: 'expected a list of program names, or a mapping like {db: {condition: healthy}}' },
+  )
+  .optional()
+  .describe('Programs that must be running (or have exited 0 for good) before this one starts; the mapping form sets a condition per program.');
+
 export const programSchema = z
   .strictObject({
     command,
@@ -295,10 +401,8 @@ export const programSchema = z
       .boolean()
       .optional()
       .describe('Run `command` (a string) with /bin/sh -c, so $variables, pipes and globs work. Default: false.'),
-    depends_on: z
-      .array(z.string())
-      .optional()
-      .describe('Programs that must be running (or have exited 0 for good) before this one starts.'),
+    depends_on: dependsOn,
+    health: health.optional(),
     ...sharedProgramFields,
   })
   .describe('One supervised program.');

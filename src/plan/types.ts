@@ -66,6 +66,32 @@ export interface SupervisorMemoryPlan {
   oomScoreAdj: number;
 }
 
+/** One check of a program's health (Kubernetes probe fields, in ms). */
+export type ProbeCheck =
+  | { kind: 'exec'; argv: string[] }
+  | { kind: 'http'; url: string }
+  | { kind: 'tcp'; host: string; port: number }
+  /** Readiness only: ready once a line of the program's output matches. */
+  | { kind: 'log'; pattern: string };
+
+export interface ProbePlan {
+  check: ProbeCheck;
+  initialDelayMs: number;
+  periodMs: number;
+  timeoutMs: number;
+  failureThreshold: number;
+  successThreshold: number;
+}
+
+export interface HealthPlan {
+  readiness?: ProbePlan;
+  liveness?: ProbePlan;
+  startup?: ProbePlan;
+}
+
+/** When a dependent may start (depends_on conditions, like Compose). */
+export type DependencyCondition = 'started' | 'running' | 'healthy' | 'completed_successfully';
+
 export interface ProgramPlan {
   name: string;
   /** argv[0] is the executable; with shell=true, argv is ['/bin/sh', '-c', script]. */
@@ -90,6 +116,10 @@ export interface ProgramPlan {
   processGroup: boolean;
   /** Programs that must be RUNNING (or have exited 0 for good) before this one starts. */
   startAfter: string[];
+  /** The condition each of startAfter must meet; absent or missing entries mean `running`. */
+  startConditions?: Record<string, DependencyCondition>;
+  /** Probes; absent: none (no timers, no CPU). */
+  health?: HealthPlan;
   output: OutputMode;
   /** stdin: inherit (single-command mode, like tini) or ignore. */
   stdin: 'inherit' | 'ignore';

@@ -20,6 +20,7 @@ import { startReaper } from '../process/reaper.js';
 import { libc } from '../sys/libc.js';
 import { detectMemoryEnvironment } from '../memory/environment.js';
 import { MemoryManager } from '../memory/manager.js';
+import { HealthMonitor } from '../health/monitor.js';
 import { TerminationSummary, writeTerminationMessage } from '../logging/termination.js';
 import { Supervisor, type SupervisorHooks } from './supervisor.js';
 
@@ -83,11 +84,31 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     runningPids: () => supervisor?.runningPids() ?? new Map(),
     isStoppable: (name) => supervisor?.isStoppable(name) ?? false,
   });
+  // The health monitor (probes) likewise: src/health/monitor.ts. No probes configured: no hooks.
+  const health = new HealthMonitor(plan, events, {
+    isProbeable: (name) => supervisor?.isStoppable(name) ?? false,
+    restartUnhealthy: (name, reason) => supervisor?.stopForRestart(name, reason),
+    readinessChanged: () => supervisor?.dependenciesChanged(),
+  });
+  const probes = health.active ? health.hooks() : undefined;
   const hooks: SupervisorHooks = {
     beforeSpawn: (p) => memory.beforeSpawn(p),
-    afterSpawn: (p, pid) => memory.afterSpawn(p, pid),
-    childExited: (p, pid, exit, stopping) => memory.childExited(p, pid, exit, stopping),
+    afterSpawn: (p, pid) => {
+      try {
+        memory.afterSpawn(p, pid);
+      } finally {
+        probes?.afterSpawn(p, pid);
+      }
+    },
+    childExited: (p, pid, exit, stopping) => {
+      try {
+        memory.childExited(p, pid, exit, stopping);
+      } finally {
+        probes?.childExited(p, pid, exit, stopping);
+      }
+    },
     programEnded: (p) => memory.programEnded(p),
+    ...(probes ? { phaseChanged: probes.phaseChanged, shutdownBegan: probes.shutdownBegan } : {}),
     finished(code) {
       memory.finished();
       writeTerminationMessage(events.text(code), plan.terminationLog);
@@ -101,6 +122,7 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
   supervisor = new Supervisor(plan, { remapToZero: options.remapToZero }, {
     events,
     hooks,
+    isReady: (name) => health.isReady(name),
     sinks,
     now: () => Date.now(),
     ops: {
@@ -112,7 +134,7 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
             if (child?.openGate) process.nextTick(child.openGate);
             return child;
           }
-        : startChild,
+        : (p, childSinks, cb) => startChild(p, childSinks, cb, { onLine: probes && health.lineObserver(p) }),
       descendants: () => descendantsOf(process.pid),
       kill: killPid,
       killRound: () => killRound(treeAccess, { root: process.pid, mayKillGroup, maxSweeps: 1000, maxMs: 200 }),

@@ -6,7 +6,8 @@
 import type { ProgramPlan, SupervisorPlan } from '../plan/types.js';
 import type { EventSink } from '../logging/events.js';
 import type { ChildExit, ChildHandle, OutputSinks, SpawnCallbacks } from '../process/spawn.js';
-import { ALIVE_PHASES, initialState, transition, type LifecycleInput, type ProgramState, type TimerName } from './lifecycle.js';
+import { ALIVE_PHASES, initialState, transition, type LifecycleInput, type Phase, type ProgramState, type TimerName } from './lifecycle.js';
+import { conditionFailed, conditionMet, type DependencyView } from './dependency.js';
 import { decideExitCode, type ShutdownCause } from './exit-code.js';
 import type { KillRoundResult } from '../process/kill-tree.js';
 import { runFinalKill, type FinalKillHandle } from './shutdown-kill.js';
@@ -37,6 +38,10 @@ export interface SupervisorHooks {
   childExited?(plan: ProgramPlan, pid: number, exit: ChildExit, stopping: boolean): void;
   /** The program will not run again. */
   programEnded?(plan: ProgramPlan): void;
+  /** The program's lifecycle phase changed (the health monitor stops probing a program being stopped). */
+  phaseChanged?(plan: ProgramPlan, phase: Phase): void;
+  /** A shutdown began: nothing may be restarted or probed any more. */
+  shutdownBegan?(): void;
   /** Everything is gone; the supervisor exits with `code` right after. */
   finished?(code: number): void;
 }
@@ -44,6 +49,8 @@ export interface SupervisorHooks {
 export interface SupervisorDeps {
   events: EventSink;
   hooks?: SupervisorHooks;
+  /** Whether a program's readiness probe has passed (depends_on condition `healthy`); absent: never. */
+  isReady?(name: string): boolean;
   sinks: OutputSinks;
   ops: ProcessOps;
   now(): number;
@@ -204,8 +211,10 @@ export class Supervisor {
 
   private step(rt: Runtime, input: LifecycleInput): void {
     const t = transition(rt.state, input, rt.plan, this.deps.now());
+    const before = rt.state.phase;
     rt.state = t.state;
     for (const e of t.events) this.deps.events.emit(e.event, { program: rt.plan.name, ...e.fields }, e.msg);
+    if (t.state.phase !== before) this.hook('phaseChanged', rt.plan, t.state.phase);
     for (const effect of t.effects) {
       switch (effect.type) {
         case 'spawn':
@@ -267,12 +276,20 @@ export class Supervisor {
 
   // ---- starting ------------------------------------------------------------
 
-  private depSatisfied(dep: Runtime): boolean {
-    return dep.state.phase === 'running' || (dep.state.phase === 'exited' && (dep.state.lastExit?.status ?? 0) === 0);
+  /** What a dependent's condition looks at (src/supervision/dependency.ts decides). */
+  private depView(dep: Runtime): DependencyView {
+    return {
+      phase: dep.state.phase,
+      hasProcess: dep.child !== undefined && ALIVE_PHASES.has(dep.state.phase),
+      lastExitStatus: dep.state.lastExit?.status,
+      blocked: dep.blocked,
+      ready: this.deps.isReady?.(dep.plan.name) ?? false,
+    };
   }
 
-  private depFailed(dep: Runtime): boolean {
-    return dep.blocked || dep.state.phase === 'fatal' || (dep.state.phase === 'exited' && (dep.state.lastExit?.status ?? 0) !== 0);
+  /** A dependency's readiness changed: start what was waiting for it (called by the health monitor). */
+  dependenciesChanged(): void {
+    this.pump();
   }
 
   /** After every change: start what can start, stop what must stop, and notice the end. */
@@ -285,13 +302,14 @@ export class Supervisor {
     for (const rt of this.runtimes) {
       if (rt.state.phase !== 'stopped' || rt.blocked) continue;
       const deps = rt.plan.startAfter.map((n) => this.byName.get(n)!).filter(Boolean);
-      const failed = deps.find((d) => this.depFailed(d));
+      const condition = (d: Runtime) => rt.plan.startConditions?.[d.plan.name] ?? 'running';
+      const failed = deps.find((d) => conditionFailed(condition(d), this.depView(d)));
       if (failed) {
         rt.blocked = true;
-        this.deps.events.emit('child.blocked', { program: rt.plan.name, dependency: failed.plan.name }, `${rt.plan.name} will not start: ${failed.plan.name} failed`);
+        this.deps.events.emit('child.blocked', { program: rt.plan.name, dependency: failed.plan.name, condition: condition(failed) }, `${rt.plan.name} will not start: ${failed.plan.name} failed`);
         continue;
       }
-      if (deps.every((d) => this.depSatisfied(d))) this.send(rt, { type: 'start' });
+      if (deps.every((d) => conditionMet(condition(d), this.depView(d)))) this.send(rt, { type: 'start' });
     }
     if (this.shutdown) return;
     const done = this.runtimes.every((rt) => rt.state.phase === 'exited' || rt.state.phase === 'fatal' || rt.blocked);
@@ -312,6 +330,7 @@ export class Supervisor {
       `shutting down (${cause.kind})`,
     );
     this.shutdownTimer = setTimeout(() => this.forceKill('shutdown_timeout'), this.plan.shutdownTimeoutMs);
+    this.hook('shutdownBegan');
     this.pump();
   }
 
