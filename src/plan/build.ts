@@ -6,7 +6,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { PROGRAM_DEFAULTS, SHELL_ARGV, SUPERVISOR_DEFAULTS } from '../config/defaults.js';
 import { ConfigError, formatProblem, problemAt, type ConfigOrigin, type ConfigProblem, type PathSegment } from '../config/errors.js';
 import type { LoadedConfig } from '../config/load.js';
-import type { Config, EndActionConfig, ProgramConfig } from '../config/schema.js';
+import { parseListen, type Config, type EndActionConfig, type ProgramConfig } from '../config/schema.js';
 import { formatDuration } from '../config/units.js';
 import { childEnv, inheritedEnv } from './env.js';
 import { fieldSource, mergeDefaults } from './merge.js';
@@ -153,6 +153,7 @@ function programPlan(
     memory: memoryPlan(p.memory),
     priority: p.priority ?? PROGRAM_DEFAULTS.priority,
     dependsOn: [...new Set(p.depends_on ?? [])],
+    ...(p.critical ? { critical: true } : {}),
   };
 }
 
@@ -226,6 +227,8 @@ export function buildPlan(input: Config | LoadedConfig, options: BuildPlanOption
     memory: supervisorMemoryPlan(config.memory),
     ...(config.termination_log === undefined ? {} : { terminationLog: config.termination_log === false ? null : config.termination_log }),
     singleCommand: false,
+    ...(config.http ? { http: parseListen(config.http.listen)! } : {}),
+    ...(config.control?.socket === undefined ? {} : { controlSocket: config.control.socket === false ? null : config.control.socket }),
     ...(source === undefined ? {} : { source }),
   };
 }

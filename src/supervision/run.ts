@@ -22,6 +22,9 @@ import { detectMemoryEnvironment } from '../memory/environment.js';
 import { MemoryManager } from '../memory/manager.js';
 import { TerminationSummary, writeTerminationMessage } from '../logging/termination.js';
 import { Supervisor, type SupervisorHooks } from './supervisor.js';
+import { startControlPlane, type ControlPlane } from '../control/plane.js';
+import { phaseReadiness, type ReadinessSource } from '../control/status.js';
+import { EventCounters } from '../observe/counters.js';
 
 declare const __SUPERVISOR_VERSION__: string;
 export const VERSION = typeof __SUPERVISOR_VERSION__ === 'string' ? __SUPERVISOR_VERSION__ : '0.0.0-dev';
@@ -32,6 +35,8 @@ export interface RunOptions {
   early?: EarlySignals;
   /** How `output: json` children's lines are written (default: JSON records). */
   frame?: LineFramer;
+  /** Per-program probe results for /readyz, status and metrics (default: from the lifecycle phase). */
+  readiness?: ReadinessSource;
 }
 
 /** kill(2) that reports a vanished process as false instead of throwing. */
@@ -49,7 +54,9 @@ function errorFields(e: unknown): Record<string, unknown> {
 }
 
 export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger: EventSink): Supervisor {
-  const events = new TerminationSummary(logger);
+  // /metrics counts some events (src/observe/counters.ts): only when the HTTP listener is on.
+  const counters = plan.http ? new EventCounters() : undefined;
+  const events = new TerminationSummary(counters ? counters.tap(logger) : logger);
   makeStdioBlocking();
   const sinks = { stdout: stdout(), stderr: stderr(), frame: options.frame };
   const { libc: sys, error: libcError } = libc();
@@ -90,9 +97,12 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     programEnded: (p) => memory.programEnded(p),
     finished(code) {
       memory.finished();
+      control?.close();
       writeTerminationMessage(events.text(code), plan.terminationLog);
     },
   };
+
+  let control: ControlPlane | undefined;
 
   // The final kill of a shutdown: SIGSTOP sweeps, then SIGKILL (src/process/kill-tree.ts).
   const treeAccess = procTreeAccess();
@@ -223,6 +233,23 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     memory.start();
   } catch (e) {
     events.emit('supervisor.error', errorFields(e), 'memory management failed to start: programs run without caps');
+  }
+  // The control socket and the HTTP listener (src/control/, src/observe/): read the supervisor, ask it through its queue.
+  try {
+    control = startControlPlane({
+      plan,
+      supervisor,
+      readiness: options.readiness ?? phaseReadiness,
+      memory: (name) => memory.usageOf(name),
+      events,
+      counters,
+      droppedLogLines: () => sinks.stdout.dropped + sinks.stderr.dropped,
+      version: VERSION,
+      pid1: isPid1,
+      env: process.env,
+    });
+  } catch (e) {
+    events.emit('supervisor.error', errorFields(e), 'the control plane failed to start: programs run without it');
   }
   // A shutdown asked for during start-up ends the run before any program starts,
   // a job-control stop stops us; other signals had nobody to go to yet.
