@@ -22,7 +22,7 @@ export function parseListen(value: string): { host: string; port: number } | und
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s\[\]]*)):(\d{1,5})$/.exec(value);
   if (!m) return undefined;
   const port = Number(m[3]);
-  if (port < 1 || port > 65535) return undefined;
+  if (port > 65535) return undefined;
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
@@ -375,7 +375,7 @@ export const configSchema = z
       .strictObject({
         listen: z
           .string()
-          .refine((v) => parseListen(v) !== undefined, { error: 'expected HOST:PORT with a port from 1 to 65535, e.g. "0.0.0.0:9090" or "[::]:9090"' })
+          .refine((v) => parseListen(v) !== undefined, { error: 'expected HOST:PORT with a port from 0 to 65535 (0: any free port), e.g. "0.0.0.0:9090" or "[::]:9090"' })
           .describe('Address of the read-only HTTP listener (/livez, /readyz, /startupz, /status, /metrics).'),
       })
       .optional()
