@@ -63,3 +63,17 @@ describe('protocol and config', () => {
     for (const bad of ['9090', 'localhost', 'a:b', 'h:70000', '[::]']) expect(parseListen(bad)).toBeUndefined();
   });
 });
+
+describe('control socket path', () => {
+  it('config, then $SUPERVISOR_SOCKET, then the default only for PID 1 in config mode; clients look in the same places', async () => {
+    const { serverSocketPath, clientSocketPaths, DEFAULT_SOCKET } = await import('../../src/control/socket-path.js');
+    const pid1 = { pid1: true, singleCommand: false };
+    expect(serverSocketPath(null, { SUPERVISOR_SOCKET: '/x.sock' }, pid1)).toBeNull();
+    expect(serverSocketPath('/c.sock', { SUPERVISOR_SOCKET: '/x.sock' }, pid1)).toBe('/c.sock');
+    expect(serverSocketPath(undefined, { SUPERVISOR_SOCKET: '/x.sock' }, { pid1: false, singleCommand: true })).toBe('/x.sock');
+    expect(serverSocketPath(undefined, {}, { pid1: false, singleCommand: false })).toBeNull();
+    expect(serverSocketPath(undefined, {}, { pid1: true, singleCommand: true })).toBeNull();
+    expect(clientSocketPaths('/f.sock', { SUPERVISOR_SOCKET: '/x.sock' })).toEqual(['/f.sock']);
+    expect(clientSocketPaths(undefined, { XDG_RUNTIME_DIR: '/run/user/1000' })).toEqual([DEFAULT_SOCKET, '/run/user/1000/supervisor.sock']);
+  });
+});
