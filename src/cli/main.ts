@@ -14,6 +14,7 @@ import { runSupervisor, VERSION } from '../supervision/run.js';
 import { readPlan, configSchemaText, validateConfig, UsageError } from './plan-source.js';
 import { EXIT_USAGE, EXIT_INTERNAL } from './exit-codes.js';
 import type { EarlySignals } from './entry.js';
+import { CONTROL_COMMANDS, CONTROL_NAMES } from './control-args.js';
 
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty', 'auto'];
@@ -52,6 +53,7 @@ async function main(early: EarlySignals): Promise<void> {
     .command('$0', 'Run the supervisor (default)')
     .command('validate', 'Check a config file: exit 0, or print every problem as file:line:col: path: message and exit 2')
     .command('schema', 'Print the JSON Schema of supervisor.yaml')
+    .command(CONTROL_COMMANDS)
     .example('$0 -c /etc/supervisor.yaml', 'supervise the programs of a config file')
     .example('$0 -- node server.js', 'run one command as PID 1, like tini')
     .example('$0 validate -c supervisor.yaml', 'check a config file')
@@ -69,6 +71,10 @@ async function main(early: EarlySignals): Promise<void> {
   const command = argv['--'] as string[] | undefined;
   const sub = argv._[0];
 
+  if (typeof sub === 'string' && CONTROL_NAMES.has(sub)) {
+    const { runControlCommand } = await import('./control-commands.js');
+    process.exit(await runControlCommand(sub, argv));
+  }
   if (sub === 'schema') {
     process.stdout.write(await configSchemaText());
     return;

@@ -17,6 +17,15 @@ import {
   SIZE_OR_PERCENT_PATTERN,
 } from './units.js';
 
+/** "host:port" or "[v6]:port" → parts; undefined when malformed. */
+export function parseListen(value: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s\[\]]*)):(\d{1,5})$/.exec(value);
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
 export const PROGRAM_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const;
 export const OUTPUT_MODES = ['inherit', 'json'] as const;
@@ -403,6 +412,10 @@ export const programSchema = z
       .describe('Run `command` (a string) with /bin/sh -c, so $variables, pipes and globs work. Default: false.'),
     depends_on: dependsOn,
     health: health.optional(),
+    critical: z
+      .boolean()
+      .optional()
+      .describe('/readyz and `supervisor probe ready` wait for this program. When no program is critical, they wait for every program. Default: false.'),
     ...sharedProgramFields,
   })
   .describe('One supervised program.');
@@ -462,6 +475,24 @@ export const configSchema = z
       .union([z.string().min(1), z.literal(false)], { error: 'expected a file path, or false' })
       .optional()
       .describe('Where to write a short summary of why the supervisor exited (Kubernetes terminationMessagePath). Default: /dev/termination-log when it exists; false: nowhere.'),
+    http: z
+      .strictObject({
+        listen: z
+          .string()
+          .refine((v) => parseListen(v) !== undefined, { error: 'expected HOST:PORT with a port from 0 to 65535 (0: any free port), e.g. "0.0.0.0:9090" or "[::]:9090"' })
+          .describe('Address of the read-only HTTP listener (/livez, /readyz, /startupz, /status, /metrics).'),
+      })
+      .optional()
+      .describe('The HTTP listener for Kubernetes probes and Prometheus. Off when absent.'),
+    control: z
+      .strictObject({
+        socket: z
+          .union([z.string().min(1), z.literal(false)], { error: 'expected a socket path, or false' })
+          .optional()
+          .describe('The Unix socket of `supervisor status|start|stop|restart|signal|probe` (created 0600). Default: $SUPERVISOR_SOCKET, else /run/supervisor.sock when PID 1 ($XDG_RUNTIME_DIR/supervisor.sock when /run is not writable); false: no socket.'),
+      })
+      .optional()
+      .describe('The control socket.'),
     defaults: defaultsSchema.optional(),
     programs: z
       .record(z.string().regex(PROGRAM_NAME_PATTERN, { error: PROGRAM_NAME_HINT }), programSchema)

@@ -43,6 +43,8 @@ export const EVENT_LEVELS = {
   'child.oom_killed': 'error',
   'child.killed': 'warn',
   'container.memory_guard': 'error',
+  'control.listening': 'info',
+  'control.request': 'info',
 } as const satisfies Record<string, LogLevel>;
 
 export type EventName = keyof typeof EVENT_LEVELS;

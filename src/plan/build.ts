@@ -6,7 +6,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { PROBE_DEFAULTS, PROGRAM_DEFAULTS, SHELL_ARGV, SUPERVISOR_DEFAULTS } from '../config/defaults.js';
 import { ConfigError, formatProblem, problemAt, type ConfigOrigin, type ConfigProblem, type PathSegment } from '../config/errors.js';
 import type { LoadedConfig } from '../config/load.js';
-import type { Config, EndActionConfig, ProgramConfig } from '../config/schema.js';
+import { parseListen, type Config, type EndActionConfig, type ProgramConfig } from '../config/schema.js';
 import { formatDuration } from '../config/units.js';
 import { childEnv, inheritedEnv } from './env.js';
 import { fieldSource, mergeDefaults } from './merge.js';
@@ -154,6 +154,7 @@ function programPlan(
     ...healthField(name, own.health, problems),
     ...dependencies(own.depends_on),
     priority: p.priority ?? PROGRAM_DEFAULTS.priority,
+    ...(p.critical ? { critical: true } : {}),
   };
 }
 
@@ -298,6 +299,8 @@ export function buildPlan(input: Config | LoadedConfig, options: BuildPlanOption
     memory: supervisorMemoryPlan(config.memory),
     ...(config.termination_log === undefined ? {} : { terminationLog: config.termination_log === false ? null : config.termination_log }),
     singleCommand: false,
+    ...(config.http ? { http: parseListen(config.http.listen)! } : {}),
+    ...(config.control?.socket === undefined ? {} : { controlSocket: config.control.socket === false ? null : config.control.socket }),
     ...(source === undefined ? {} : { source }),
   };
 }

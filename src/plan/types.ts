@@ -127,6 +127,8 @@ export interface ProgramPlan {
   onFatal: EndAction;
   /** Absent: no cap, default oom_score_adj (hand-made plans in tests). */
   memory?: ProgramMemoryPlan;
+  /** /readyz waits for the critical programs (for every program when none is). Absent: false. */
+  critical?: boolean;
 }
 
 export interface LogPlan {
@@ -150,4 +152,8 @@ export interface SupervisorPlan {
   terminationLog?: string | null;
   /** The config file this plan came from, if any. */
   source?: string;
+  /** The read-only HTTP listener (src/observe/); absent: off. */
+  http?: { host: string; port: number };
+  /** The control socket: a path, null = none, undefined = the default (src/control/socket-path.ts). */
+  controlSocket?: string | null;
 }

@@ -6,7 +6,9 @@
 //   healthy                 – its readiness probe passed in its current run
 //   completed_successfully  – it exited 0 for good (an init job)
 // Every condition fails for good when the dependency turned fatal, exited
-// non-zero for good (`healthy`: exited at all), or is itself blocked.
+// non-zero for good (`healthy`: exited at all), or is itself blocked. A
+// dependency the operator stopped (`supervisor stop`) has neither completed nor
+// failed: its dependents wait for `supervisor start`.
 import type { DependencyCondition } from '../plan/types.js';
 import type { Phase } from './lifecycle.js';
 
@@ -18,9 +20,11 @@ export interface DependencyView {
   blocked: boolean;
   /** Its readiness probe passed in its current run. */
   ready: boolean;
+  /** Stopped by the operator, held down until started again. */
+  held: boolean;
 }
 
-const completed = (d: DependencyView) => d.phase === 'exited' && (d.lastExitStatus ?? 0) === 0;
+const completed = (d: DependencyView) => !d.held && d.phase === 'exited' && (d.lastExitStatus ?? 0) === 0;
 
 export function conditionMet(condition: DependencyCondition, d: DependencyView): boolean {
   switch (condition) {
@@ -36,6 +40,7 @@ export function conditionMet(condition: DependencyCondition, d: DependencyView):
 }
 
 export function conditionFailed(condition: DependencyCondition, d: DependencyView): boolean {
+  if (d.held) return false;
   if (d.blocked || d.phase === 'fatal') return true;
   // A program that ended for good can never pass a readiness probe again.
   if (condition === 'healthy') return d.phase === 'exited';

@@ -74,7 +74,9 @@ export type LifecycleInput =
   | { type: 'backoff_elapsed' }
   | { type: 'stop'; intent: StopIntent }
   | { type: 'grace_elapsed' }
-  | { type: 'kill'; reason: string };
+  | { type: 'kill'; reason: string }
+  /** An ended program (exited or fatal) may start again: asked by the operator (`supervisor start`). */
+  | { type: 'revive' };
 
 export type TimerName = 'start_secs' | 'backoff' | 'grace';
 
@@ -304,6 +306,11 @@ export function transition(state: ProgramState, input: LifecycleInput, plan: Pro
         effects: [{ type: 'signal', signal: 'SIGKILL' }],
         events: [{ event: 'child.kill', fields: { pid: state.pid, reason: 'stop_grace_expired' }, msg: `${plan.name} still running after its stop grace: SIGKILL` }],
       };
+
+    case 'revive':
+      if (state.phase !== 'exited' && state.phase !== 'fatal') return same(state);
+      // A fresh crash-loop window and backoff; restarts keep counting.
+      return { state: { ...state, phase: 'stopped', restartTimes: [], nextDelayMs: plan.backoff.initialMs, stopIntent: undefined }, effects: [], events: [] };
 
     case 'kill':
       if (!ALIVE_PHASES.has(state.phase)) return same(state);

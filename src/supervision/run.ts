@@ -23,6 +23,9 @@ import { MemoryManager } from '../memory/manager.js';
 import { HealthMonitor } from '../health/monitor.js';
 import { TerminationSummary, writeTerminationMessage } from '../logging/termination.js';
 import { Supervisor, type SupervisorHooks } from './supervisor.js';
+import { startControlPlane, type ControlPlane } from '../control/plane.js';
+import { phaseReadiness } from '../control/status.js';
+import { EventCounters } from '../observe/counters.js';
 
 declare const __SUPERVISOR_VERSION__: string;
 export const VERSION = typeof __SUPERVISOR_VERSION__ === 'string' ? __SUPERVISOR_VERSION__ : '0.0.0-dev';
@@ -50,7 +53,9 @@ function errorFields(e: unknown): Record<string, unknown> {
 }
 
 export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger: EventSink): Supervisor {
-  const events = new TerminationSummary(logger);
+  // /metrics counts some events (src/observe/counters.ts): only when the HTTP listener is on.
+  const counters = plan.http ? new EventCounters() : undefined;
+  const events = new TerminationSummary(counters ? counters.tap(logger) : logger);
   makeStdioBlocking();
   const sinks = { stdout: stdout(), stderr: stderr(), frame: options.frame };
   const { libc: sys, error: libcError } = libc();
@@ -111,9 +116,12 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     ...(probes ? { phaseChanged: probes.phaseChanged, shutdownBegan: probes.shutdownBegan } : {}),
     finished(code) {
       memory.finished();
+      control?.close();
       writeTerminationMessage(events.text(code), plan.terminationLog);
     },
   };
+
+  let control: ControlPlane | undefined;
 
   // The final kill of a shutdown: SIGSTOP sweeps, then SIGKILL (src/process/kill-tree.ts).
   const treeAccess = procTreeAccess();
@@ -245,6 +253,24 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     memory.start();
   } catch (e) {
     events.emit('supervisor.error', errorFields(e), 'memory management failed to start: programs run without caps');
+  }
+  // The control socket and the HTTP listener (src/control/, src/observe/): read the supervisor, ask it through its queue.
+  try {
+    control = startControlPlane({
+      plan,
+      supervisor,
+      // Per-program probe results for /readyz, status and metrics; without probes, the lifecycle phase decides.
+      readiness: health.active ? { healthOf: (name) => health.programStatus(name) } : phaseReadiness,
+      memory: (name) => memory.usageOf(name),
+      events,
+      counters,
+      droppedLogLines: () => sinks.stdout.dropped + sinks.stderr.dropped,
+      version: VERSION,
+      pid1: isPid1,
+      env: process.env,
+    });
+  } catch (e) {
+    events.emit('supervisor.error', errorFields(e), 'the control plane failed to start: programs run without it');
   }
   // A shutdown asked for during start-up ends the run before any program starts,
   // a job-control stop stops us; other signals had nobody to go to yet.

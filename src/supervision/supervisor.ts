@@ -70,6 +70,33 @@ interface Runtime {
   timers: Map<TimerName, NodeJS.Timeout>;
   /** A dependency failed for good: this program will never start. */
   blocked: boolean;
+  /** Stopped by the operator (`supervisor stop`): stays down, and the supervisor stays up, until started again. */
+  held: boolean;
+  /** `supervisor restart` of a running program: start it again once its stop is over. */
+  restartAfterStop: boolean;
+}
+
+/** One program as the control plane sees it (src/control/): a read-only copy. */
+export interface ProgramView {
+  name: string;
+  phase: ProgramState['phase'];
+  pid?: number;
+  restarts: number;
+  /** When the current run was spawned (ms since the epoch). */
+  startedAt?: number;
+  lastExit?: ProgramState['lastExit'];
+  /** Will never start: a dependency failed. */
+  blocked: boolean;
+  /** Stopped by the operator. */
+  held: boolean;
+  critical: boolean;
+  stopping: boolean;
+}
+
+/** The answer to an operator's command (`supervisor stop NAME` …): one line for the user. */
+export interface ControlResult {
+  ok: boolean;
+  message: string;
 }
 
 interface Shutdown {
@@ -117,7 +144,7 @@ export class Supervisor {
     private readonly options: SupervisorOptions,
     private readonly deps: SupervisorDeps,
   ) {
-    this.runtimes = plan.programs.map((p) => ({ plan: p, state: initialState(p), timers: new Map(), blocked: false }));
+    this.runtimes = plan.programs.map((p) => ({ plan: p, state: initialState(p), timers: new Map(), blocked: false, held: false, restartAfterStop: false }));
     for (const rt of this.runtimes) this.byName.set(rt.plan.name, rt);
   }
 
@@ -184,6 +211,101 @@ export class Supervisor {
     return out;
   }
 
+  /** Every program's state now, in start order (status, probes, metrics). */
+  programViews(): ProgramView[] {
+    return this.runtimes.map((rt) => ({
+      name: rt.plan.name,
+      phase: rt.state.phase,
+      ...(rt.child && ALIVE_PHASES.has(rt.state.phase) ? { pid: rt.child.pid } : {}),
+      restarts: rt.state.restarts,
+      ...(rt.state.startedAt === undefined ? {} : { startedAt: rt.state.startedAt }),
+      ...(rt.state.lastExit ? { lastExit: { ...rt.state.lastExit } } : {}),
+      blocked: rt.blocked,
+      held: rt.held,
+      critical: rt.plan.critical === true,
+      stopping: rt.state.phase === 'stopping' || this.shutdown !== undefined,
+    }));
+  }
+
+  /** True once a shutdown has begun. */
+  isShuttingDown(): boolean {
+    return this.shutdown !== undefined;
+  }
+
+  // ---- operator commands (src/control/): through the same queue as everything else
+
+  private controlTarget(name: string): Runtime | ControlResult {
+    const rt = this.byName.get(name);
+    if (!rt) return { ok: false, message: `no program named ${JSON.stringify(name)}` };
+    if (this.shutdown) return { ok: false, message: 'the supervisor is shutting down' };
+    return rt;
+  }
+
+  /** `supervisor stop NAME`: stop it for good (no restart, no on_exit) until `start`. */
+  stopProgram(name: string): ControlResult {
+    const rt = this.controlTarget(name);
+    if (!('plan' in rt)) return rt;
+    rt.restartAfterStop = false;
+    const phase = rt.state.phase;
+    if (phase === 'exited' || phase === 'fatal') {
+      rt.held = true;
+      return { ok: true, message: `${name} is not running` };
+    }
+    if (phase === 'stopping') {
+      rt.held = true;
+      return { ok: true, message: `${name} is already stopping` };
+    }
+    rt.held = true;
+    this.send(rt, { type: 'stop', intent: { reason: 'control', restart: false } });
+    return { ok: true, message: phase === 'stopped' || phase === 'backoff' ? `${name} will not start` : `stopping ${name}` };
+  }
+
+  /** `supervisor start NAME`: start a program that ended or was stopped. */
+  startProgram(name: string): ControlResult {
+    const rt = this.controlTarget(name);
+    if (!('plan' in rt)) return rt;
+    const phase = rt.state.phase;
+    if (phase === 'stopping') {
+      rt.held = false;
+      rt.restartAfterStop = true;
+      return { ok: true, message: `${name} starts again once stopped` };
+    }
+    if (phase !== 'exited' && phase !== 'fatal') return { ok: true, message: `${name} is already ${phase === 'stopped' ? 'waiting for its dependencies' : phase}` };
+    rt.held = false;
+    rt.blocked = false;
+    this.send(rt, { type: 'revive' });
+    return { ok: true, message: `starting ${name}` };
+  }
+
+  /** `supervisor restart NAME`: stop (stop_signal, stop_grace) and start again at once; not a failed run. */
+  restartProgram(name: string): ControlResult {
+    const rt = this.controlTarget(name);
+    if (!('plan' in rt)) return rt;
+    const phase = rt.state.phase;
+    if (phase === 'exited' || phase === 'fatal' || phase === 'stopping') return this.startProgram(name);
+    if (phase === 'stopped') return { ok: true, message: `${name} is waiting for its dependencies` };
+    rt.held = false;
+    if (phase === 'backoff') {
+      clearTimeout(rt.timers.get('backoff'));
+      rt.timers.delete('backoff');
+      this.send(rt, { type: 'backoff_elapsed' });
+      return { ok: true, message: `restarting ${name} now` };
+    }
+    rt.restartAfterStop = true;
+    this.send(rt, { type: 'stop', intent: { reason: 'control_restart', restart: false } });
+    return { ok: true, message: `restarting ${name}` };
+  }
+
+  /** `supervisor signal NAME SIG`: send a signal to a running program (to its group when it has one). */
+  signalProgram(name: string, signal: NodeJS.Signals): ControlResult {
+    const rt = this.controlTarget(name);
+    if (!('plan' in rt)) return rt;
+    if (!rt.child || !ALIVE_PHASES.has(rt.state.phase)) return { ok: false, message: `${name} is not running (${rt.state.phase})` };
+    const delivered = rt.child.signal(signal, rt.plan.processGroup);
+    this.deps.events.emit('signal.forward', { program: name, pid: rt.child.pid, signal, group: rt.plan.processGroup, delivered, source: 'control' }, `sent ${signal} to ${name}`);
+    return delivered ? { ok: true, message: `sent ${signal} to ${name} (pid ${rt.child.pid})` } : { ok: false, message: `${name}: the signal could not be delivered` };
+  }
+
   /** Runs a hook; a failing hook is an internal error to log, not a reason to stop supervising. */
   private hook<K extends keyof SupervisorHooks>(name: K, ...args: Parameters<NonNullable<SupervisorHooks[K]>>): void {
     const fn = this.deps.hooks?.[name] as ((...a: unknown[]) => void) | undefined;
@@ -240,6 +362,10 @@ export class Supervisor {
           rt.child = undefined;
           this.hook('programEnded', rt.plan);
           if (effect.how !== 'stopped') this.onEnded(rt, effect.how);
+          else if (rt.restartAfterStop && !this.shutdown) {
+            rt.restartAfterStop = false;
+            this.queue.push([rt, { type: 'revive' }]);
+          }
           break;
       }
     }
@@ -284,6 +410,7 @@ export class Supervisor {
       lastExitStatus: dep.state.lastExit?.status,
       blocked: dep.blocked,
       ready: this.deps.isReady?.(dep.plan.name) ?? false,
+      held: dep.held,
     };
   }
 
@@ -312,7 +439,8 @@ export class Supervisor {
       if (deps.every((d) => conditionMet(condition(d), this.depView(d)))) this.send(rt, { type: 'start' });
     }
     if (this.shutdown) return;
-    const done = this.runtimes.every((rt) => rt.state.phase === 'exited' || rt.state.phase === 'fatal' || rt.blocked);
+    // A program the operator stopped keeps the supervisor up, waiting for `supervisor start`.
+    const done = this.runtimes.every((rt) => !rt.held && (rt.state.phase === 'exited' || rt.state.phase === 'fatal' || rt.blocked));
     if (done) {
       const status = this.lastEnded?.state.lastExit?.status ?? 0;
       this.beginShutdown({ kind: 'all_exited', status });

@@ -103,7 +103,8 @@ export function startInit(args: string[], options: InitOptions = {}): InitRun {
   const fifo = options.stdio === 'fifo' ? fifoPipe() : undefined;
   const proc = spawn(argv[0]!, argv.slice(1), {
     cwd: options.cwd ?? ROOT,
-    env: { ...process.env, SUPERVISOR_CONFIG: '', ...options.env },
+    // A control socket of its own per run (PID 1's default, /run/supervisor.sock, is the host's here).
+    env: { ...process.env, SUPERVISOR_CONFIG: '', SUPERVISOR_SOCKET: join(tempDir('sv-sock-'), 'supervisor.sock'), ...options.env },
     stdio: ['ignore', fifo ? fifo.writeFd : 'pipe', 'pipe'],
   });
   if (fifo) closeSync(fifo.writeFd);

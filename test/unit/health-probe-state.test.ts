@@ -96,7 +96,16 @@ describe('timing', () => {
 });
 
 describe('depends_on conditions', () => {
-  const view = (over: Partial<DependencyView>): DependencyView => ({ phase: 'stopped', hasProcess: false, blocked: false, ready: false, ...over });
+  const view = (over: Partial<DependencyView>): DependencyView => ({ phase: 'stopped', hasProcess: false, blocked: false, ready: false, held: false, ...over });
+
+  it('a dependency the operator stopped neither completed nor failed: its dependents wait', () => {
+    for (const condition of ['started', 'running', 'healthy', 'completed_successfully'] as const) {
+      const held = view({ phase: 'exited', lastExitStatus: 0, held: true });
+      expect(conditionMet(condition, held)).toBe(false);
+      expect(conditionFailed(condition, held)).toBe(false);
+      expect(conditionFailed(condition, view({ phase: 'exited', lastExitStatus: 143, held: true }))).toBe(false);
+    }
+  });
 
   it('started: a live process, or exited 0 for good', () => {
     expect(conditionMet('started', view({ phase: 'starting', hasProcess: true }))).toBe(true);
