@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Three suites: pure unit tests, tests against real processes on the host
-// (PID namespaces, signals, cgroup v1), and tests inside the cgroup v2 VM bench.
+// Four suites: pure unit tests, tests against real processes on the host
+// (PID namespaces, signals, cgroup v1), the arm64 smoke test under qemu-user,
+// and tests inside the cgroup v2 VM bench.
 export default defineConfig({
   test: {
     projects: [
@@ -13,6 +14,16 @@ export default defineConfig({
           globalSetup: ['test/helpers/cgroup-sandbox.setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // The arm64 smoke test under qemu user-mode emulation (scripts/arm64/setup.mjs).
+        test: {
+          name: 'arm64',
+          include: ['test/arm64/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 900_000,
           fileParallelism: false,
         },
       },
