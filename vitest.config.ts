@@ -1,8 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 // Four suites: pure unit tests, tests against real processes on the host
-// (PID namespaces, signals, cgroup v1), the arm64 smoke test under qemu-user,
-// and tests inside the cgroup v2 VM bench.
+// (PID namespaces, signals, cgroup v1), other platforms (arm64 under qemu-user,
+// the single executable), and tests inside the cgroup v2 VM bench.
 export default defineConfig({
   test: {
     projects: [
@@ -18,10 +18,11 @@ export default defineConfig({
         },
       },
       {
-        // The arm64 smoke test under qemu user-mode emulation (scripts/arm64/setup.mjs).
+        // Other platforms: arm64 under qemu user-mode emulation (scripts/arm64/setup.mjs),
+        // the single executable (scripts/build-sea.mjs).
         test: {
-          name: 'arm64',
-          include: ['test/arm64/**/*.test.ts'],
+          name: 'platforms',
+          include: ['test/platforms/**/*.test.ts'],
           testTimeout: 600_000,
           hookTimeout: 900_000,
           fileParallelism: false,
