@@ -78,7 +78,9 @@ try {
   // 2. The Node binary to inject into, stripped of its symbol table and debug sections (150 -> 117 MB for x64; the dynamic symbols addons link against stay).
   const node = join(work, 'node');
   cpSync(officialNode(), node);
-  const stripped = spawnSync('strip', [node], { stdio: 'ignore' }).status === 0;
+  // (Another architecture's binary needs its binutils, e.g. Debian's binutils-aarch64-linux-gnu; without them it stays whole.)
+  const strip = arch === process.arch ? 'strip' : 'aarch64-linux-gnu-strip';
+  const stripped = spawnSync(strip, [node], { stdio: 'ignore' }).status === 0;
 
   // 3. The blob and the executable, by the Node 26 that builds (its version is the binary's).
   const assets = Object.fromEntries(koffiBinaries(root).filter((b) => b.triplet.endsWith(`_${arch}`)).map((b) => [`koffi/${b.triplet}.node`, b.file]));

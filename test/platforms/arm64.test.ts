@@ -3,7 +3,8 @@
 // and loads dist/koffi/linux_arm64/koffi.node. The programs it spawns are the
 // host's own binaries (qemu-user hands their exec to the kernel). A smoke test:
 // version, validate, single-command mode and a config with two programs as PID 1,
-// each without a libc_unavailable warning (that is, with koffi's arm64 binary loaded).
+// each without a libc_unavailable warning (that is, with koffi's arm64 binary loaded);
+// then the arm64 single executable (scripts/build-sea.mjs --arch arm64) the same way.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -68,6 +69,21 @@ programs:
     // Reverse dependency order: b stops before a.
     expect(run.events.filter(byEvent('child.exit')).map((e) => e.program)).toEqual(['b', 'a']);
     expect(run.events.find(byEvent('supervisor.exit'))).toMatchObject({ code: 0, forced: false });
+    expect(run.events.filter((e) => e.reason === 'libc_unavailable' || e.event === 'supervisor.error')).toEqual([]);
+  });
+
+  it('the arm64 single executable (built on this machine) as PID 1: two programs, SIGTERM, exit 0', async () => {
+    const sea = join(tempDir('sv-sea-arm64-'), 'supervisor-linux-arm64');
+    execFileSync(process.execPath, [join(ROOT, 'scripts/build-sea.mjs'), '--arch', 'arm64', '--out', sea], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const config = writeConfig('programs:\n  a: { command: ["sleep", "1000"] }\n  b: { command: ["sleep", "1000"] }\n');
+    // The emulator and its sysroot, then the executable itself: no Node beside it.
+    const run = startInit(['-c', config], { node: arm64.node!.slice(0, 3), bundle: sea, env: arm64.env });
+    await run.waitForCount(byEvent('child.running'), 2, START_MS);
+    expect(run.events.find(byEvent('supervisor.start'))).toMatchObject({ pid1: true, programs: ['a', 'b'] });
+    await run.signal('SIGTERM');
+    const { code } = await run.done;
+    expect(code).toBe(0);
+    expect(run.events.filter(byEvent('child.exit')).map((e) => e.program).sort()).toEqual(['a', 'b']);
     expect(run.events.filter((e) => e.reason === 'libc_unavailable' || e.event === 'supervisor.error')).toEqual([]);
   });
 });
