@@ -6,7 +6,7 @@
 // namespace, the root is made read-only (a bind remount: this namespace only) and
 // setpriv drops to uid 1000 with no_new_privs before exec'ing Node, which stays PID 1.
 import { chmodSync, cpSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { byEvent, killAllRuns, ROOT, startInit, tempDir } from '../helpers/init.js';
 import { stackLines } from './support.js';
@@ -20,16 +20,20 @@ describe('the example image, constrained like an admission policy asks', () => {
     cpSync(join(ROOT, 'dist'), join(root, 'opt/supervisor'), { recursive: true });
     mkdirSync(join(root, 'app'));
     cpSync(join(ROOT, 'examples'), join(root, 'app'), { recursive: true });
+    // Node too, as the image has it: the one running the tests may sit where uid 1000 cannot reach.
+    mkdirSync(join(root, 'usr/local/bin'), { recursive: true });
+    cpSync(process.execPath, join(root, 'usr/local/bin/node'));
+    const node = join(root, 'usr/local/bin/node');
     const constrain = [
       'mount -o remount,bind,ro / || exit 99',
       'exec setpriv --reuid=1000 --regid=1000 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs "$0" "$@"',
     ].join('; ');
     // A network namespace of its own, so the example's web server never meets another test's port 8080.
     const run = startInit(['--log-format', 'json'], {
-      node: ['/bin/sh', '-c', `exec unshare --net /bin/sh -c '${constrain}' "$0" "$@"`, process.execPath],
+      node: ['/bin/sh', '-c', `exec unshare --net /bin/sh -c '${constrain}' "$0" "$@"`, node],
       bundle: join(root, 'opt/supervisor/supervisor.mjs'),
       cwd: join(root, 'app'),
-      env: { SUPERVISOR_CONFIG: join(root, 'app/supervisor.yaml') },
+      env: { SUPERVISOR_CONFIG: join(root, 'app/supervisor.yaml'), PATH: `${dirname(node)}:/usr/bin:/bin` },
     });
     const start = await run.waitFor(byEvent('supervisor.start'), 60_000);
     expect(start).toMatchObject({ pid: 1, pid1: true });
