@@ -75,9 +75,13 @@ const compileCache = module as unknown as {
   flushCompileCache?: () => void;
 };
 
+declare const __SUPERVISOR_SEA__: boolean | undefined;
+
 function enableCompileCache(): void {
   try {
     if (process.env.NODE_COMPILE_CACHE) return; // Node enabled it itself, there
+    // The single executable has no module to import and carries its own code cache.
+    if (typeof __SUPERVISOR_SEA__ === 'boolean' && __SUPERVISOR_SEA__) return;
     const directory = fileURLToPath(new URL('./compile-cache/', import.meta.url));
     const major = Number(process.versions.node.split('.')[0]);
     compileCache.enableCompileCache?.(major >= 24 ? { directory, portable: true } : directory);

@@ -11,6 +11,7 @@ import { createLogger, prettyChildLine, useColor } from '../logging/logger.js';
 import { stderr, stdout } from '../logging/sink.js';
 import type { LineFramer } from '../process/output.js';
 import { runSupervisor, VERSION } from '../supervision/run.js';
+import { libc } from '../sys/libc.js';
 import { readPlan, configSchemaText, validateConfig, UsageError } from './plan-source.js';
 import { EXIT_USAGE, EXIT_INTERNAL } from './exit-codes.js';
 import type { EarlySignals } from './entry.js';
@@ -109,6 +110,14 @@ async function main(early: EarlySignals): Promise<void> {
       process.exit(EXIT_USAGE);
     }
     throw e;
+  }
+  // As PID 1 the supervisor must reap orphans, which takes waitpid through koffi:
+  // without koffi's binary it refuses to start rather than let zombies pile up.
+  // Under another init (not PID 1) that init gets the orphans: it runs degraded,
+  // with a libc_unavailable warning (README, "Platforms").
+  if (process.pid === 1) {
+    const { libc: sys, error } = libc();
+    if (!sys) fail(`${error}; as PID 1 the supervisor needs it to reap orphans (README, "Platforms")`, EXIT_INTERNAL);
   }
   // Single-command mode: stdout is the command's alone; the supervisor speaks on
   // stderr, and only when something is wrong unless asked for more (like tini, quiet).
