@@ -228,3 +228,41 @@ programs:
     }
   });
 });
+
+describe('with health probes', () => {
+  it('/readyz, /status and `supervisor probe ready` follow the readiness probe, not the phase', async () => {
+    const dir = tempDir('sv-ctl-health-');
+    const flag = join(dir, 'ready');
+    const socket = join(dir, 'control.sock');
+    const file = writeConfig(`
+http:
+  listen: 127.0.0.1:0
+control:
+  socket: ${socket}
+programs:
+  web:
+    command: [sleep, "1000"]
+    start_secs: 0.2
+    health:
+      readiness: { exec: [test, -e, "${flag}"], period: 100ms }
+`);
+    const run = startInit(['-c', file]);
+    const base = await httpBase(run);
+    await run.waitFor(byEvent('child.running', 'web'));
+    const env = { SUPERVISOR_SOCKET: socket };
+    // Running, but its probe fails: not ready, and the reason says which probe.
+    const notReady = await get(base, '/readyz');
+    expect(notReady.status).toBe(503);
+    expect(notReady.body).toContain('web failing its readiness probe');
+    const probeNo = await client(['probe', 'ready'], env);
+    expect(probeNo.code).toBe(1);
+    expect(probeNo.stdout + probeNo.stderr).toContain('web failing its readiness probe');
+    // The probe passes: child.ready, then every view agrees.
+    execFileSync('touch', [flag]);
+    await run.waitFor(byEvent('child.ready', 'web'));
+    expect((await get(base, '/readyz')).status).toBe(200);
+    expect((await client(['probe', 'ready'], env)).code).toBe(0);
+    const status = JSON.parse((await get(base, '/status')).body) as { programs: Array<Record<string, unknown>> };
+    expect(status.programs.find((p) => p['name'] === 'web')).toMatchObject({ phase: 'running', ready: true });
+  });
+});
