@@ -72,8 +72,13 @@ export interface CheckResult {
 
 const NO_PROBES: ProgramHealth = { ready: null, live: null, started: null };
 
-/** A program is ready when its readiness probe says so, else when it is running (past start_secs) and not being stopped. */
+/**
+ * A program is ready when its readiness probe says so, else when it is running (past
+ * start_secs) and not being stopped. One that completed successfully (exited 0 for
+ * good, like an init job) is ready too: a finished job must not hold the pod unready.
+ */
 export function programReady(v: ProgramView, h: ProgramHealth): boolean {
+  if (v.phase === 'exited' && !v.held && v.lastExit?.status === 0) return true;
   if (v.phase !== 'running' || v.stopping) return false;
   return h.ready ?? true;
 }

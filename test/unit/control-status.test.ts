@@ -24,6 +24,13 @@ describe('checks', () => {
     expect(checkReady(status([view({})], phaseReadiness, { shuttingDown: true }))).toEqual({ ok: false, reason: 'not ready: the supervisor is shutting down' });
   });
 
+  it('a job that completed successfully (exited 0 for good) does not hold readiness; one that failed does', () => {
+    const exit = (status: number) => ({ code: status, signal: null, status, uptimeMs: 1 });
+    const job = (status: number) => view({ name: 'migrate', phase: 'exited', pid: undefined, lastExit: exit(status) });
+    expect(checkReady(status([view({}), job(0)])).ok).toBe(true);
+    expect(checkReady(status([view({}), job(1)]))).toEqual({ ok: false, reason: 'not ready: migrate exited (status 1)' });
+  });
+
   it('ready follows a readiness probe when the program has one; null means no probe', () => {
     const probe = (ready: boolean | null): ReadinessSource => ({ healthOf: () => ({ ready, live: null, started: null }) });
     expect(checkReady(status([view({})], probe(false)))).toEqual({ ok: false, reason: 'not ready: web failing its readiness probe' });

@@ -57,6 +57,21 @@ const podSpecs = () =>
     .map(({ file, doc }) => ({ file, spec: (doc.kind === 'Pod' ? doc.spec : doc.spec.template.spec) as Record<string, any> }));
 
 describe('examples/kubernetes', () => {
+  it("the probes ask the supervisor's endpoints, on the port its config listens on", () => {
+    const { config } = loadConfigFile(join(ROOT, 'examples', image().config.replace(/^\/app\//, '')));
+    const listenPort = Number(/:(\d+)$/.exec(config.http?.listen ?? '')?.[1]);
+    expect(listenPort).toBeGreaterThan(0);
+    for (const { spec } of podSpecs()) {
+      for (const c of spec.containers) {
+        const port = (name: string | number) => (typeof name === 'number' ? name : c.ports.find((p: { name: string }) => p.name === name)?.containerPort);
+        for (const [probe, path] of [['startupProbe', '/startupz'], ['livenessProbe', '/livez'], ['readinessProbe', '/readyz']] as const) {
+          expect(c[probe]?.httpGet?.path, probe).toBe(path);
+          expect(port(c[probe].httpGet.port), probe).toBe(listenPort);
+        }
+      }
+    }
+  });
+
   it('every manifest validates against the Kubernetes API schema', () => {
     const all = manifests();
     expect(all.map(({ doc }) => doc.kind).sort()).toEqual(['Deployment', 'Service']);
@@ -102,7 +117,6 @@ describe('examples/kubernetes', () => {
       for (const c of spec.containers) {
         expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
         expect(c.resources.limits.memory).toBeDefined();
-        expect(c.livenessProbe ?? c.readinessProbe ?? c.startupProbe).toBeUndefined(); // none until the health endpoints exist
         expect(c.ports.map((p: { containerPort: number }) => p.containerPort).sort()).toEqual(img.ports.sort());
       }
     }
