@@ -3,6 +3,8 @@
 // listener and the metrics all read the same snapshot, built here from the
 // supervisor's read-only ProgramView list, a ReadinessSource and the memory
 // manager's last samples. Nothing here can change the supervisor's state.
+import type { ProbeCount } from '../health/monitor.js';
+import type { ProbeRole } from '../health/probe-state.js';
 import type { ProgramView } from '../supervision/supervisor.js';
 
 /**
@@ -14,6 +16,8 @@ export interface ProgramHealth {
   ready: boolean | null;
   live: boolean | null;
   started: boolean | null;
+  /** Probes run so far by kind (readiness, liveness, startup), when any ran. */
+  counts?: Partial<Record<ProbeRole, ProbeCount>>;
 }
 
 export interface ReadinessSource {

@@ -46,12 +46,24 @@ export interface LastProbe {
   output?: string;
 }
 
+/** The probes of one kind a program ran so far (exec/http/tcp; results that counted), for /metrics. */
+export interface ProbeCount {
+  runs: number;
+  failures: number;
+  /** Time spent in them, in all. */
+  seconds: number;
+  /** The last one's duration. */
+  last_seconds: number;
+}
+
 /** One program's health, the read API for /readyz, /status and `supervisor probe` (null: no such probe). */
 export interface ProgramHealthStatus {
   ready: boolean | null;
   live: boolean | null;
   started: boolean | null;
   last_probe?: LastProbe;
+  /** Probes run so far, by kind; absent before the first. */
+  counts?: Partial<Record<ProbeRole, ProbeCount>>;
 }
 
 /**
@@ -83,6 +95,7 @@ interface Watched {
   state: HealthState;
   run?: Run;
   last?: LastProbe;
+  counts: Partial<Record<ProbeRole, ProbeCount>>;
 }
 
 export class HealthMonitor implements HealthReader {
@@ -98,7 +111,7 @@ export class HealthMonitor implements HealthReader {
     private readonly now: () => number = Date.now,
   ) {
     this.names = plan.programs.map((p) => p.name);
-    for (const p of plan.programs) if (p.health) this.programs.set(p.name, { plan: p, state: downState(p.health) });
+    for (const p of plan.programs) if (p.health) this.programs.set(p.name, { plan: p, state: downState(p.health), counts: {} });
   }
 
   /** Whether any program has a probe (if not, nothing here ever runs). */
@@ -156,7 +169,8 @@ export class HealthMonitor implements HealthReader {
   }
 
   private statusOf(w: Watched): ProgramHealthStatus {
-    return { ready: w.state.ready, live: w.state.live, started: w.state.started, ...(w.last ? { last_probe: { ...w.last } } : {}) };
+    const counts = Object.keys(w.counts).length > 0 ? { counts: structuredClone(w.counts) } : {};
+    return { ready: w.state.ready, live: w.state.live, started: w.state.started, ...(w.last ? { last_probe: { ...w.last } } : {}), ...counts };
   }
 
   private beginRun(name: string, pid: number): void {
@@ -209,6 +223,7 @@ export class HealthMonitor implements HealthReader {
         ...(result.error ? { error: result.error } : {}),
         ...(result.output ? { output: result.output } : {}),
       };
+      countProbe(w.counts, role, result.ok, result.durationMs);
       const next = applyResult(w.state, role, probe, result.ok);
       w.state = next.state;
       this.act(w, role, next.changes, result);
@@ -264,4 +279,12 @@ export class HealthMonitor implements HealthReader {
       this.control.readinessChanged(name);
     }
   }
+}
+
+function countProbe(counts: Partial<Record<ProbeRole, ProbeCount>>, role: ProbeRole, ok: boolean, durationMs: number): void {
+  const c = (counts[role] ??= { runs: 0, failures: 0, seconds: 0, last_seconds: 0 });
+  c.runs++;
+  if (!ok) c.failures++;
+  c.seconds += durationMs / 1000;
+  c.last_seconds = durationMs / 1000;
 }

@@ -4,6 +4,7 @@
 // module and prom-client are imported on the first scrape only.
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { SupervisorStatus } from '../control/status.js';
+import type { ProbeRole } from '../health/probe-state.js';
 import type { EventCounters } from './counters.js';
 
 export interface MetricsSource {
@@ -17,6 +18,8 @@ export interface MetricsSource {
 
 const PHASES = ['stopped', 'starting', 'running', 'backoff', 'stopping', 'exited', 'fatal'] as const;
 const PROBES = ['ready', 'live', 'started'] as const;
+/** A probe kind as the `probe` label says it. */
+const PROBE_LABEL: Record<ProbeRole, (typeof PROBES)[number]> = { readiness: 'ready', liveness: 'live', startup: 'started' };
 
 export interface Metrics {
   contentType: string;
@@ -58,6 +61,43 @@ export function createMetrics(src: MetricsSource): Metrics {
     collect() {
       this.reset();
       for (const p of status().programs) for (const k of PROBES) if (p.probes[k] !== null) this.set({ program: p.name, probe: k }, p.probes[k] ? 1 : 0);
+    },
+  });
+  // Probe counts and latency, labelled like supervisor_program_probe_success.
+  const counted = function* () {
+    for (const p of status().programs) for (const [role, c] of Object.entries(p.probes.counts ?? {})) if (c) yield { program: p.name, probe: PROBE_LABEL[role as ProbeRole], c };
+  };
+  new Counter({
+    name: 'supervisor_program_probes_total',
+    help: 'Probes run (exec, http, tcp) by program, probe and result.',
+    labelNames: ['program', 'probe', 'result'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { program, probe, c } of counted()) {
+        this.inc({ program, probe, result: 'success' }, c.runs - c.failures);
+        this.inc({ program, probe, result: 'failure' }, c.failures);
+      }
+    },
+  });
+  new Counter({
+    name: 'supervisor_program_probe_duration_seconds_total',
+    help: 'Time spent in probes by program and probe (with supervisor_program_probes_total: the mean latency).',
+    labelNames: ['program', 'probe'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { program, probe, c } of counted()) this.inc({ program, probe }, c.seconds);
+    },
+  });
+  new Gauge({
+    name: 'supervisor_program_probe_last_duration_seconds',
+    help: "The last probe's duration by program and probe.",
+    labelNames: ['program', 'probe'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { program, probe, c } of counted()) this.set({ program, probe }, c.last_seconds);
     },
   });
   new Counter({

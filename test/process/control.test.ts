@@ -44,6 +44,13 @@ function promtool(): string {
 }
 
 /** The host pid of a child of the supervisor known by its pid inside the namespace. */
+/** `promtool check metrics` finds nothing to say about a scrape. */
+function promtoolCheck(body: string): void {
+  const check = spawnSync(promtool(), ['check', 'metrics'], { input: body, encoding: 'utf8' });
+  expect(check.stdout + check.stderr).toBe('');
+  expect(check.status).toBe(0);
+}
+
 async function hostPidOf(run: InitRun, nsPid: number): Promise<number> {
   const sup = await run.supervisorPid();
   for (const pid of readFileSync(`/proc/${sup}/task/${sup}/children`, 'utf8').trim().split(' ').map(Number)) {
@@ -111,9 +118,7 @@ programs:
     expect(metrics.body).toContain('supervisor_program_state{program="web",state="running"} 1');
     expect(metrics.body).toContain('supervisor_program_ready{program="side",critical="false"} 0');
     expect(metrics.body).toMatch(/^process_resident_memory_bytes \d+$/m);
-    const check = spawnSync(promtool(), ['check', 'metrics'], { input: metrics.body, encoding: 'utf8' });
-    expect(check.stdout + check.stderr).toBe('');
-    expect(check.status).toBe(0);
+    promtoolCheck(metrics.body);
 
     // Read-only: nothing but GET/HEAD.
     expect((await fetch(`${base}/readyz`, { method: 'POST' })).status).toBe(405);
@@ -257,6 +262,12 @@ programs:
     const probeNo = await client(['probe', 'ready'], env);
     expect(probeNo.code).toBe(1);
     expect(probeNo.stdout + probeNo.stderr).toContain('web failing its readiness probe');
+    // /status counts the probes run so far (a failed one at least, before the flag exists).
+    const webStatus = async () => (JSON.parse((await get(base, '/status')).body) as { programs: Array<Record<string, any>> }).programs.find((p) => p['name'] === 'web')!;
+    for (let i = 0; ((await webStatus()).probes.counts?.readiness?.failures ?? 0) < 1; i++) {
+      if (i > 600) throw new Error('no failed readiness probe counted in /status');
+      await new Promise((r) => setTimeout(r, 50));
+    }
     // The probe passes: child.ready, then every view agrees.
     execFileSync('touch', [flag]);
     await run.waitFor(byEvent('child.ready', 'web'));
@@ -264,5 +275,14 @@ programs:
     expect((await client(['probe', 'ready'], env)).code).toBe(0);
     const status = JSON.parse((await get(base, '/status')).body) as { programs: Array<Record<string, unknown>> };
     expect(status.programs.find((p) => p['name'] === 'web')).toMatchObject({ phase: 'running', ready: true });
+    // /metrics counts the probes (failed ones before the flag, passed after) and their time.
+    const metrics = (await get(base, '/metrics')).body;
+    const value = (line: string) => Number(new RegExp(`^${line.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    expect(value('supervisor_program_probes_total{program="web",probe="ready",result="failure"}')).toBeGreaterThanOrEqual(1);
+    expect(value('supervisor_program_probes_total{program="web",probe="ready",result="success"}')).toBeGreaterThanOrEqual(1);
+    expect(value('supervisor_program_probe_duration_seconds_total{program="web",probe="ready"}')).toBeGreaterThan(0);
+    expect(value('supervisor_program_probe_last_duration_seconds{program="web",probe="ready"}')).toBeGreaterThan(0);
+    expect(metrics).not.toContain('probe="live"');
+    promtoolCheck(metrics);
   });
 });
