@@ -98,8 +98,12 @@ const LAG_WINDOW_MS = 5000;
 const MAX_LAG_MS = 1000;
 /** The container's full reading (limit, events, stat) is refreshed at most this often. */
 const FULL_READ_MS = 10_000;
-/** A program's sample this recent is good enough to choose a victim by (no walk while the container fills). */
-const CANDIDATE_AGE_MS = REFRESH_MS;
+/**
+ * A program's sample this recent is good enough to choose a victim by (no walk while the
+ * container fills): refreshed every REFRESH_MS while near, a sample is younger than this
+ * even when a round comes late.
+ */
+const CANDIDATE_AGE_MS = 2 * REFRESH_MS;
 /** How long a learned reaction time counts, and the most it can be. */
 const REACTION_MEMORY_MS = 600_000;
 const MAX_LEARNED_REACTION_MS = 1500;
@@ -258,12 +262,13 @@ export class ContainerGuard {
       if (a.action === 'kill' && !this.victim.killed) this.escalate(this.victim, c, reading, a, now);
       return a;
     }
-    if (a.near && now - this.lastRefresh >= REFRESH_MS) {
+    // Act first: a refresh walks every program's tree, which a deciding round cannot wait for.
+    if (a.action !== 'none') this.act(c, reading, a, now);
+    else if (a.near && now - this.lastRefresh >= REFRESH_MS) {
       this.lastRefresh = now;
       this.stats.walks++;
       this.o.host.refreshSamples();
     }
-    if (a.action !== 'none') this.act(c, reading, a, now);
     return a;
   }
 

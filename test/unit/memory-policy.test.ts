@@ -191,7 +191,7 @@ describe('container guard loop (readings injected)', () => {
       kill: (pid) => (order.push(`kill ${pid}`), kills.push(pid), true),
       host: {
         candidates: (maxAgeMs) => (ages.push(maxAgeMs), programs.filter((p) => alive.has(p.program))),
-        refreshSamples: () => void refreshes.n++,
+        refreshSamples: () => (order.push('refresh'), void refreshes.n++),
         forensics: (program, pid) => ({ program, pid }),
         stop: (program, graceMs) => (order.push(`stop ${program}`), void stops.push([program, graceMs])),
         runningPid: (program) => alive.get(program),
@@ -239,13 +239,13 @@ describe('container guard loop (readings injected)', () => {
     r.step(25, 245);
     expect(r.stops.map((s) => s[0])).toEqual(['leaker', 'steady']);
   });
-  it('acts before it explains: the SIGKILL, then the stop, then the event; victims chosen by samples up to a second old', () => {
+  it('acts before it explains: the SIGKILL, then the stop, then the event; no refresh walk first; victims chosen by samples up to two seconds old', () => {
     const r = rig(progs);
     r.step(250, 150);
     r.step(25, 250); // past the headroom at once: grace 0
     expect(r.order).toEqual(['kill 11', 'stop leaker', 'event stop']);
     expect(r.events[0]!.fields).toMatchObject({ grace_ms: 0, killed_processes: 1, acted_ms: 0, reaction_ms: 400 });
-    expect(r.ages).toEqual([1000]);
+    expect(r.ages).toEqual([2000]);
   });
   it('learns how long a SIGKILL takes to free memory here, and stops the next leak that much earlier', () => {
     const leakUntilStop = (r: ReturnType<typeof rig>) => {
