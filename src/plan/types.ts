@@ -66,6 +66,8 @@ export interface SupervisorMemoryPlan {
   oomScoreAdj: number;
 }
 
+export type LeftoversMode = 'stop' | 'keep';
+
 export interface ProgramPlan {
   name: string;
   /** argv[0] is the executable; with shell=true, argv is ['/bin/sh', '-c', script]. */
@@ -88,6 +90,8 @@ export interface ProgramPlan {
   stopGraceMs: number;
   /** Child gets its own process group (session); signals go to the whole group. */
   processGroup: boolean;
+  /** What happens to the processes a run leaves behind when its main process ends: stopped before the next run (default), or kept. */
+  leftovers: LeftoversMode;
   /** Programs that must be RUNNING (or have exited 0 for good) before this one starts. */
   startAfter: string[];
   output: OutputMode;

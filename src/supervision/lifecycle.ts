@@ -12,6 +12,11 @@
 //      │                │ no    └─crash loop──▶ fatal
 //      ▼                ▼
 //   exited ◀──────── exited        running/starting ──stop──▶ stopping ──exit──▶ exited | backoff
+//
+// Leftovers (plan.leftovers = stop, like systemd's KillMode=control-group): when a
+// run ends outside a shutdown, what it left behind gets the stop signal, SIGKILL
+// after stop_grace, and the next run starts only once they are gone (backoff
+// elapsed and `leftovers_gone`, in either order).
 import type { ProgramPlan } from '../plan/types.js';
 import { exitCodeForSignal } from '../process/signals.js';
 import { backoffDelay, isCrashLoop, recentRestarts } from './backoff.js';
@@ -55,6 +60,10 @@ export interface ProgramState {
   spawnRetries?: number;
   /** The backoff under way is a spawn retry (not a restart). */
   retryingSpawn?: boolean;
+  /** The last run's leftovers are being stopped; no new run until they are gone. */
+  awaitingLeftovers?: boolean;
+  /** The backoff elapsed while leftovers were still there: restart as soon as they are gone. */
+  restartDue?: boolean;
 }
 
 /**
@@ -74,15 +83,20 @@ export type LifecycleInput =
   | { type: 'backoff_elapsed' }
   | { type: 'stop'; intent: StopIntent }
   | { type: 'grace_elapsed' }
-  | { type: 'kill'; reason: string };
+  | { type: 'kill'; reason: string }
+  | { type: 'leftovers_grace_elapsed' }
+  /** Nothing the last run left is alive any more (also when it left nothing). */
+  | { type: 'leftovers_gone' };
 
-export type TimerName = 'start_secs' | 'backoff' | 'grace';
+export type TimerName = 'start_secs' | 'backoff' | 'grace' | 'leftovers_grace';
 
 export type Effect =
   | { type: 'spawn' }
   | { type: 'signal'; signal: NodeJS.Signals }
   | { type: 'set_timer'; timer: TimerName; ms: number }
   | { type: 'clear_timers' }
+  /** Signal every process the ended run left behind, then report `leftovers_gone` once none is alive. */
+  | { type: 'signal_leftovers'; signal: NodeJS.Signals }
   /** The program will not run again: the supervisor applies on_exit / on_fatal. */
   | { type: 'ended'; how: 'exited' | 'fatal' | 'stopped' };
 
@@ -131,11 +145,33 @@ function same(state: ProgramState): Transition {
   return { state, effects: [], events: [] };
 }
 
+/** A run ended outside a shutdown: its leftovers get the stop signal now and SIGKILL after stop_grace. */
+function stopLeftovers(plan: ProgramPlan, t: Transition): Transition {
+  if (plan.leftovers === 'keep') return t;
+  return {
+    state: { ...t.state, awaitingLeftovers: true, restartDue: false },
+    effects: [...t.effects, { type: 'signal_leftovers', signal: plan.stopSignal }, { type: 'set_timer', timer: 'leftovers_grace', ms: plan.stopGraceMs }],
+    events: t.events,
+  };
+}
+
+function restartNow(state: ProgramState, plan: ProgramPlan): Transition {
+  return {
+    state: { ...state, phase: 'starting', restarts: state.restarts + 1, restartDue: false },
+    effects: [{ type: 'spawn' }],
+    events: [{ event: 'child.restart', fields: { restarts: state.restarts + 1 }, msg: `restarting ${plan.name}` }],
+  };
+}
+
 /**
  * A run ended (exit or failed spawn) without a shutdown asking for it:
  * restart per policy with backoff, or turn fatal on a crash loop, or end.
  */
 function afterRun(state: ProgramState, plan: ProgramPlan, exit: ExitInfo, failed: boolean, now: number, events: LifecycleEvent[]): Transition {
+  return stopLeftovers(plan, nextRun(state, plan, exit, failed, now, events));
+}
+
+function nextRun(state: ProgramState, plan: ProgramPlan, exit: ExitInfo, failed: boolean, now: number, events: LifecycleEvent[]): Transition {
   const base: ProgramState = { ...state, pid: undefined, startedAt: undefined, stopIntent: undefined, lastExit: exit };
   const restart = plan.restart === 'always' || (plan.restart === 'on-failure' && failed);
   if (!restart) {
@@ -174,11 +210,19 @@ export function transition(state: ProgramState, input: LifecycleInput, plan: Pro
       if (state.retryingSpawn) {
         return { state: { ...state, phase: 'starting', retryingSpawn: false }, effects: [{ type: 'spawn' }], events: [] };
       }
-      return {
-        state: { ...state, phase: 'starting', restarts: state.restarts + 1 },
-        effects: [{ type: 'spawn' }],
-        events: [{ event: 'child.restart', fields: { restarts: state.restarts + 1 }, msg: `restarting ${plan.name}` }],
-      };
+      if (state.awaitingLeftovers) return same({ ...state, restartDue: true });
+      return restartNow(state, plan);
+
+    case 'leftovers_gone': {
+      if (!state.awaitingLeftovers) return same(state);
+      const cleared: ProgramState = { ...state, awaitingLeftovers: false };
+      if (state.phase === 'backoff' && state.restartDue) return restartNow(cleared, plan);
+      return same({ ...cleared, restartDue: false });
+    }
+
+    case 'leftovers_grace_elapsed':
+      if (!state.awaitingLeftovers) return same(state);
+      return { state, effects: [{ type: 'signal_leftovers', signal: 'SIGKILL' }], events: [] };
 
     case 'spawned': {
       if (state.phase !== 'starting') return same(state);
@@ -225,7 +269,8 @@ export function transition(state: ProgramState, input: LifecycleInput, plan: Pro
       if (state.stopIntent && !state.stopIntent.restart) {
         return { state: { ...state, phase: 'exited', pid: undefined, stopIntent: undefined, lastExit: exit }, effects: [{ type: 'clear_timers' }, { type: 'ended', how: 'stopped' }], events };
       }
-      return afterRun(state, plan, exit, true, now, events);
+      // Nothing ran, so nothing was left behind: no leftovers to wait for.
+      return nextRun(state, plan, exit, true, now, events);
     }
 
     case 'exited': {
@@ -250,11 +295,11 @@ export function transition(state: ProgramState, input: LifecycleInput, plan: Pro
       ];
       if (intent?.giveUp) {
         events.push(giveUpEvent(plan, state, intent));
-        return {
+        return stopLeftovers(plan, {
           state: { ...state, phase: 'fatal', pid: undefined, startedAt: undefined, stopIntent: undefined, lastExit: exit },
           effects: [{ type: 'clear_timers' }, { type: 'ended', how: 'fatal' }],
           events,
-        };
+        });
       }
       if (intent && !intent.restart) {
         return {

@@ -15,6 +15,7 @@ import { ForegroundTerminal } from '../process/foreground.js';
 import { descendantsOf } from '../process/tree.js';
 import { groupPolicy, killRound, procTreeAccess, readStat } from '../process/kill-tree.js';
 import { killCgroup } from '../process/cgroup-kill.js';
+import { ProcessOwnership } from '../process/ownership.js';
 import { startReaper } from '../process/reaper.js';
 import { libc } from '../sys/libc.js';
 import { detectMemoryEnvironment } from '../memory/environment.js';
@@ -71,6 +72,21 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
 
   // Single-command mode on a terminal we hold: the command gets its own group and the terminal.
   const terminal = ForegroundTerminal.detect(plan.singleCommand, isPid1);
+  // Which program owns which process, also after a process leaves its tree.
+  const ownership = new ProcessOwnership();
+  const leftovers = (name: string) => {
+    ownership.refresh();
+    return ownership.leftoversOf(name).map((o) => o.pid);
+  };
+  // A daemon that double-forks between two looks is still caught by its group or session;
+  // this backstop keeps the picture fresh when no memory sampling runs.
+  setInterval(() => {
+    try {
+      ownership.refresh();
+    } catch (e) {
+      events.emit('supervisor.error', errorFields(e), 'reading the process table failed');
+    }
+  }, 1000).unref();
 
   // The memory manager acts on the supervisor only through this narrow control.
   let supervisor: Supervisor | undefined;
@@ -79,11 +95,19 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     giveUp: (name, reason, graceMs) => supervisor?.giveUp(name, reason, graceMs),
     runningPids: () => supervisor?.runningPids() ?? new Map(),
     isStoppable: (name) => supervisor?.isStoppable(name) ?? false,
+    refreshProcesses: () => ownership.refresh(),
+    processesOf: (name) => ownership.pidsOf(name),
   });
   const hooks: SupervisorHooks = {
     beforeSpawn: (p) => memory.beforeSpawn(p),
-    afterSpawn: (p, pid) => memory.afterSpawn(p, pid),
-    childExited: (p, pid, exit, stopping) => memory.childExited(p, pid, exit, stopping),
+    afterSpawn(p, pid) {
+      if (pid !== undefined) ownership.adopt(p.name, pid);
+      memory.afterSpawn(p, pid);
+    },
+    childExited(p, pid, exit, stopping) {
+      ownership.mainExited(p.name, pid);
+      memory.childExited(p, pid, exit, stopping);
+    },
     programEnded: (p) => memory.programEnded(p),
     finished(code) {
       memory.finished();
@@ -113,6 +137,7 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
       killRound: () => killRound(treeAccess, { root: process.pid, mayKillGroup, maxSweeps: 1000, maxMs: 200 }),
       killCgroups: () => memory.leafPaths().filter(killCgroup),
       reapNow: () => reaper?.request(),
+      leftovers,
     },
     exit(code) {
       reaper?.stop();

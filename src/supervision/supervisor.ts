@@ -23,6 +23,8 @@ export interface ProcessOps {
   killCgroups?(): string[];
   /** Ask the orphan reaper for a sweep. */
   reapNow(): void;
+  /** The processes a program's ended runs left behind that are alive now (process/ownership.ts); absent: none known. */
+  leftovers?(program: string): number[];
 }
 
 /**
@@ -63,6 +65,8 @@ interface Runtime {
   timers: Map<TimerName, NodeJS.Timeout>;
   /** A dependency failed for good: this program will never start. */
   blocked: boolean;
+  /** Polls until the last run's leftovers are gone. */
+  leftoverPoll?: NodeJS.Timeout;
 }
 
 interface Shutdown {
@@ -86,6 +90,7 @@ const TIMER_INPUT: Record<TimerName, LifecycleInput> = {
   start_secs: { type: 'start_secs_elapsed' },
   backoff: { type: 'backoff_elapsed' },
   grace: { type: 'grace_elapsed' },
+  leftovers_grace: { type: 'leftovers_grace_elapsed' },
 };
 
 /** How long leftover descendants get between SIGTERM and SIGKILL at the end of a shutdown. */
@@ -227,6 +232,9 @@ export class Supervisor {
           for (const timer of rt.timers.values()) clearTimeout(timer);
           rt.timers.clear();
           break;
+        case 'signal_leftovers':
+          this.signalLeftovers(rt, effect.signal);
+          break;
         case 'ended':
           rt.child = undefined;
           this.hook('programEnded', rt.plan);
@@ -254,6 +262,34 @@ export class Supervisor {
       rt.child = child;
       this.queue.unshift([rt, { type: 'spawned', pid: child.pid }]);
     }
+  }
+
+  // ---- what an ended run left behind ---------------------------------------
+
+  /** Signals the last run's leftovers and watches until none is alive; then the lifecycle may start the next run. */
+  private signalLeftovers(rt: Runtime, signal: NodeJS.Signals): void {
+    const pids = this.deps.ops.leftovers?.(rt.plan.name) ?? [];
+    if (pids.length === 0) {
+      this.queue.push([rt, { type: 'leftovers_gone' }]);
+      return;
+    }
+    this.deps.events.emit(
+      'child.leftovers',
+      { program: rt.plan.name, count: pids.length, pids, signal, ...(signal === 'SIGKILL' ? {} : { grace_ms: rt.plan.stopGraceMs }) },
+      `${rt.plan.name} left ${pids.length} process(es) behind: ${signal}`,
+    );
+    for (const pid of pids) this.deps.ops.kill(pid, signal);
+    if (rt.leftoverPoll) return;
+    const poll = () => {
+      this.deps.ops.reapNow();
+      if ((this.deps.ops.leftovers?.(rt.plan.name) ?? []).length > 0) {
+        rt.leftoverPoll = setTimeout(poll, DRAIN_POLL_MS);
+        return;
+      }
+      rt.leftoverPoll = undefined;
+      this.send(rt, { type: 'leftovers_gone' });
+    };
+    rt.leftoverPoll = setTimeout(poll, DRAIN_POLL_MS);
   }
 
   /** A program will not run again on its own: apply its on_exit / on_fatal. */
