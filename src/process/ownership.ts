@@ -150,16 +150,26 @@ export class ProcessOwnership {
     this.ownGroups = new Set(self ? [self.pgrp, self.session] : []);
   }
 
-  /** A program's new main process (right after its spawn). */
+  /**
+   * A program's new main process (right after its spawn): owned at once, one stat read;
+   * its descendants join at the next refresh (a spawn does not walk the process table).
+   */
   adopt(program: string, pid: number): void {
     this.mains.set(program, pid);
-    this.refresh();
+    const st = readStat(pid, this.procRoot);
+    if (!st) return;
+    const pids = this.owned.get(program) ?? new Map<number, number>();
+    pids.set(pid, st.startTime);
+    this.owned.set(program, pids);
   }
 
-  /** Its main process is gone; what it left stays owned. */
+  /**
+   * Its main process is gone; what it left stays owned. No walk here: whoever asks for
+   * the leftovers next refreshes first, and what the main process forked meanwhile is
+   * found by its group, session or environment mark.
+   */
   mainExited(program: string, pid: number): void {
     if (this.mains.get(program) === pid) this.mains.delete(program);
-    this.refresh();
   }
 
   /** Re-reads the supervisor's descendants and extends ownership. */

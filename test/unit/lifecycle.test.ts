@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { initialState, transition, type LifecycleInput, type Transition } from '../../src/supervision/lifecycle.js';
+import { initialState, transition, type LifecycleInput, type ProgramState, type Transition } from '../../src/supervision/lifecycle.js';
 import type { ProgramPlan } from '../../src/plan/types.js';
 import { programPlan, runLifecycle as run } from '../helpers/plan.js';
 
