@@ -24,7 +24,7 @@ import { isLive, OomWatch, type OomReport, type WatchedProgram } from './oom-wat
 import { readV1Events } from './cgroup-v1.js';
 import { readV2Events } from './cgroup-v2.js';
 import { ContainerGuard, readContainerCounters, type GuardHost, type GuardProgram } from './guard.js';
-import { classifyKill, watchdogVerdict } from './policy.js';
+import { classifyKill, nearLimit, watchdogVerdict } from './policy.js';
 import { LeafPressure } from './pressure.js';
 import { TreeMeter, type TreeSample } from './sampler.js';
 
@@ -107,6 +107,8 @@ export class MemoryManager implements SupervisorHooks {
   private oomWatch?: OomWatch;
   /** This round's containerNearLimit(), for the OOM watch's snapshot. */
   private containerNear = false;
+  /** The container's working set at the last round (no guard): its growth predicts the next round. */
+  private lastWorkingSetBytes: number | undefined;
 
   constructor(
     plan: SupervisorPlan,
@@ -245,14 +247,17 @@ export class MemoryManager implements SupervisorHooks {
 
   /**
    * Whether a container-wide OOM kill is possible soon: the guard's last round says it is
-   * near, or (no guard) the working set is at 80 % of the limit; never without a limit.
+   * near, or (no guard) the working set is at 80 % of the limit or will be by the next
+   * round if it keeps growing as fast as since the last; never without a limit.
    */
   private containerNearLimit(): boolean {
     if (this.guard) return this.guard.near;
     const limit = this.env.limitBytes;
     if (limit === null) return false;
-    const c = readContainerCounters(this.env);
-    return c !== null && c.workingSetBytes >= limit * 0.8;
+    const ws = readContainerCounters(this.env)?.workingSetBytes;
+    const prev = this.lastWorkingSetBytes;
+    this.lastWorkingSetBytes = ws;
+    return ws !== undefined && nearLimit(ws, prev, limit);
   }
 
   private readContainer(): ContainerMemory | null {
@@ -549,11 +554,18 @@ export class MemoryManager implements SupervisorHooks {
   sample(): void {
     // OOM kills first, against the previous round's processes; then this round's become the "before".
     this.oomWatch?.check();
+    const running = this.control.runningPids();
     if (this.oomWatch) {
       this.containerNear = this.containerNearLimit();
       this.oomWatch.snapshot();
+      // Near the limit, the uncapped programs' forensics for a container-wide kill (the guard, when on, refreshes them itself).
+      if (this.containerNear && !this.guard) {
+        for (const pm of this.programs.values()) {
+          const pid = running.get(pm.plan.name);
+          if (pid !== undefined && pid === pm.pid && pm.enforcement === 'none') this.sampleNow(pm, pid);
+        }
+      }
     }
-    const running = this.control.runningPids();
     // Which processes are whose, refreshed once per round, only when a capped program runs.
     let refreshed = false;
     for (const pm of this.programs.values()) {

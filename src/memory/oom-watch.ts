@@ -8,8 +8,9 @@
 // cgroup.event_control, which Node cannot read without a blocking thread, so v1 is
 // polled on the sampling tick. Victims are the processes seen in the last sample
 // that are gone now (a pure function below); the supervisor's samples are its
-// only knowledge of a program's processes, so a victim born and killed between two
-// samples is reported as unknown, never guessed.
+// only knowledge of a program's processes (on v2, a leaf's processes are also noted
+// whenever its memory.events changes, i.e. at its limit, just before a kill), so a
+// victim born and killed between two looks is reported as unknown, never guessed.
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { CgroupLeaf, MemoryEvents } from './cgroup.js';
@@ -138,6 +139,8 @@ export interface OomWatchDeps {
 /** How long an increase with no vanished process waits for its victim to exit before it is reported as unknown. */
 export const SETTLE_MS = 500;
 const RECHECK_MS = 40;
+/** A leaf at its limit notifies often: its processes are noted at most this often. */
+const NOTE_MS = 10;
 
 interface LeafState {
   leaf: CgroupLeaf;
@@ -146,6 +149,8 @@ interface LeafState {
   lastRead: MemoryEvents;
   pendingSince?: number;
   watcher?: FSWatcher;
+  /** When its processes were last noted on a notification. */
+  notedAt?: number;
 }
 
 export class OomWatch {
@@ -178,7 +183,10 @@ export class OomWatch {
     this.leafEnded(name);
     const seen = safe(() => leaf.readEvents()) ?? zeroEvents();
     const state: LeafState = { leaf, seen, lastRead: seen };
-    if (this.deps.version === 'v2') state.watcher = this.watchFile(join(leaf.path, 'memory.events'));
+    // A change of memory.events without a kill means the leaf is at its limit, where a kill
+    // comes next: its processes are noted then, so a worker forked since the last sample
+    // and killed before the next is still named.
+    if (this.deps.version === 'v2') state.watcher = this.watchFile(join(leaf.path, 'memory.events'), () => this.noteLeafProcesses(name, state));
     this.leaves.set(name, state);
   }
 
@@ -366,9 +374,22 @@ export class OomWatch {
     return out;
   }
 
-  private watchFile(file: string): FSWatcher | undefined {
+  /** Adds the leaf's processes alive now to its program's "before" (the ones already there stay). */
+  private noteLeafProcesses(name: string, s: LeafState): void {
+    const now = this.deps.now();
+    if (s.notedAt !== undefined && now - s.notedAt < NOTE_MS) return;
+    s.notedAt = now;
+    const procs = this.last.get(name);
+    if (!procs) return; // no sample of this run yet: the next one takes all
+    for (const pid of safeList(() => s.leaf.pids())) {
+      if (!procs.has(pid)) procs.set(pid, { pid, comm: this.deps.comm(pid), main: false });
+    }
+  }
+
+  private watchFile(file: string, onNotify?: () => void): FSWatcher | undefined {
     try {
       const w = watch(file, { persistent: false }, () => {
+        onNotify?.();
         if (this.recheck) return;
         this.recheck = setTimeout(() => {
           this.recheck = undefined;

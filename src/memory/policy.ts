@@ -221,3 +221,12 @@ export function leafPressureVerdict(
   if (!wasReported && near && stallPct >= marks.somePct) return { report: true, reported: true };
   return { report: false, reported: wasReported };
 }
+
+/**
+ * Whether the container's working set is at 80 % of its limit now, or will be by the
+ * next round if it grows as much again as since the previous one (no guard's forecast).
+ */
+export function nearLimit(workingSetBytes: number, previousBytes: number | undefined, limitBytes: number): boolean {
+  const growth = previousBytes === undefined ? 0 : Math.max(0, workingSetBytes - previousBytes);
+  return workingSetBytes + growth >= limitBytes * 0.8;
+}

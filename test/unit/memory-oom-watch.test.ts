@@ -4,7 +4,10 @@
 // report per increase, victims named, a group kill's double count not reported as
 // two kills, every victim of one container kill reported (no baseline stolen by the
 // first), and the termination message naming each kind of stop.
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import type { CgroupLeaf, MemoryEvents } from '../../src/memory/cgroup.js';
 import { attributeContainerKills, killsFromDelta, leafLimitHit, OomWatch, type OomReport, type PidSets, type ProcInfo, type WatchedProgram } from '../../src/memory/oom-watch.js';
 import { TerminationSummary } from '../../src/logging/termination.js';
@@ -85,12 +88,16 @@ function harness(programs: WatchedProgram[], trees: Record<string, number[]>) {
   let container = ev();
   const reports: OomReport[] = [];
   let t = 0;
+  const comms: number[] = [];
   const watch = new OomWatch({
     version: 'v2',
     programs: () => programs,
     containerEvents: () => container,
     processesOf: (p) => (p.leaf ? p.leaf.pids() : trees[p.name] ?? []),
-    comm: (pid) => `c${pid}`,
+    comm: (pid) => {
+      comms.push(pid);
+      return `c${pid}`;
+    },
     report: (r) => reports.push(r),
     now: () => t,
   });
@@ -98,6 +105,7 @@ function harness(programs: WatchedProgram[], trees: Record<string, number[]>) {
   return {
     watch,
     reports,
+    comms,
     setContainer: (e: Partial<MemoryEvents>) => (container = ev(e)),
     advance: (ms: number) => (t += ms),
   };
@@ -164,6 +172,31 @@ describe('OomWatch', () => {
       ['app', 'leaf', [101]],
       ['app', 'leaf', [102]],
     ]);
+  });
+
+  it('v2 leaf: a worker forked after the last sample is noted when memory.events changes (the leaf at its limit) and named when it is killed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oom-note-'));
+    try {
+      const leaf = Object.assign(fakeLeaf('app'), { path: dir });
+      writeFileSync(join(dir, 'memory.events'), 'max 0\n');
+      leaf.procs = [100];
+      const h = harness([{ name: 'app', mainPid: 100, leaf, maxBytes: 1 << 20 }], {});
+      h.watch.leafStarted('app', leaf);
+      h.watch.snapshot();
+      // The master forks worker 102; before any sample, the leaf reaches its limit.
+      leaf.procs = [100, 102];
+      leaf.events = ev({ max: 3 });
+      writeFileSync(join(dir, 'memory.events'), 'max 3\n');
+      await vi.waitFor(() => expect(h.comms).toContain(102), { timeout: 5000 });
+      // The kernel kills it and the master reaps it; still no sample in between.
+      leaf.procs = [100];
+      leaf.events = ev({ max: 5, oom: 1, oom_kill: 1 });
+      h.watch.check();
+      h.watch.stop();
+      expect(h.reports.map((r) => [r.program, r.evidence, r.victims])).toEqual([['app', 'leaf', [{ pid: 102, comm: 'c102', main: false }]]]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('container: every victim of one kill is reported, whichever main exit comes first', () => {

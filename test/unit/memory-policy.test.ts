@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  assessGuard, chooseGuardVictim, classifyKill, growthRate, guardGraceMs, guardLimits, guardTriggered, leafPressureVerdict, stallPercent, watchdogVerdict,
+  assessGuard, chooseGuardVictim, classifyKill, growthRate, guardGraceMs, guardLimits, guardTriggered, leafPressureVerdict, nearLimit, stallPercent, watchdogVerdict,
 } from '../../src/memory/policy.js';
 import { ContainerGuard, type ContainerCounters, type GuardProgram } from '../../src/memory/guard.js';
 import type { MemoryEnvironment } from '../../src/memory/environment.js';
@@ -236,5 +236,18 @@ describe('container guard loop (readings injected)', () => {
     r.alive.delete('leaker');
     r.step(25, 245);
     expect(r.stops.map((s) => s[0])).toEqual(['leaker', 'steady']);
+  });
+});
+
+describe('near the container limit without a guard (forensics for a container-wide kill)', () => {
+  it('at 80 % now, or by the next round at the growth since the last', () => {
+    const limit = 256 * MiB;
+    expect(nearLimit(205 * MiB, undefined, limit)).toBe(true);
+    expect(nearLimit(150 * MiB, undefined, limit)).toBe(false);
+    expect(nearLimit(150 * MiB, 150 * MiB, limit)).toBe(false);
+    // 100 MiB in one round: the next round may already be past the kill
+    expect(nearLimit(150 * MiB, 50 * MiB, limit)).toBe(true);
+    // shrinking is not growth
+    expect(nearLimit(150 * MiB, 250 * MiB, limit)).toBe(false);
   });
 });
