@@ -227,9 +227,7 @@ export class MemoryManager implements SupervisorHooks {
         processesOf: (p) => {
           if (p.leaf) return p.leaf.pids();
           if (p.mainPid === undefined) return [];
-          // Every process the program owns (also those that left its tree), else its tree now.
-          const owned = this.control.processesOf?.(p.name);
-          return (owned && owned.length > 0 ? owned : [p.mainPid, ...descendantsOf(p.mainPid)]).filter((pid) => isLive(pid));
+          return this.processesOf(p.name, p.mainPid).filter((pid) => isLive(pid));
         },
         comm: (pid) => safe(() => readFileSync(`/proc/${pid}/comm`, 'latin1').trim()) ?? null,
         report: (r) => this.reportOom(r),
@@ -540,14 +538,21 @@ export class MemoryManager implements SupervisorHooks {
    * Under a leaf the kernel's own count decides: no page-table walk for PSS.
    */
   private sampleNow(pm: ProgramMemory, pid: number, decideAtBytes?: number): TreeSample {
-    const owned = this.control.processesOf?.(pm.plan.name);
-    const pids = owned && owned.length > 0 ? owned : [pid, ...descendantsOf(pid)];
+    const pids = this.processesOf(pm.plan.name, pid);
     const sample = pm.meter.measure(pids, this.now(), decideAtBytes, !pm.leaf);
     pm.last = sample;
     if (sample.rssBytes > 0) pm.lastAlive = sample;
     if (pm.leaf) pm.lastLeafUsage = safe(() => pm.leaf!.readUsage()) ?? pm.lastLeafUsage;
     if (sample.rssBytes > pm.peakRssBytes) pm.peakRssBytes = sample.rssBytes;
     return sample;
+  }
+
+  /**
+   * A program's processes: its tree now, and every process it owns as of the last
+   * ownership refresh (those that left the tree: setsid, double fork).
+   */
+  private processesOf(name: string, mainPid: number): number[] {
+    return [...new Set([mainPid, ...descendantsOf(mainPid), ...(this.control.processesOf?.(name) ?? [])])];
   }
 
   /** One sampling round of the programs with a cap of their own (the guard has its own loop). */

@@ -78,15 +78,9 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     ownership.refresh();
     return ownership.leftoversOf(name).map((o) => o.pid);
   };
-  // A daemon that double-forks between two looks is still caught by its group or session;
-  // this backstop keeps the picture fresh when no memory sampling runs.
-  setInterval(() => {
-    try {
-      ownership.refresh();
-    } catch (e) {
-      events.emit('supervisor.error', errorFields(e), 'reading the process table failed');
-    }
-  }, 1000).unref();
+  // Refreshed only when asked (a run's leftovers, each watchdog round): no timer walks the
+  // process table at idle. A daemon that double-forks between two looks is still caught by
+  // its group, its session or its environment's SUPERVISOR_PROGRAM mark.
 
   // The memory manager acts on the supervisor only through this narrow control.
   let supervisor: Supervisor | undefined;
