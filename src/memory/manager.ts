@@ -72,6 +72,9 @@ interface ProgramMemory {
   pressure?: { leaf: CgroupLeaf; watch: LeafPressure };
 }
 
+/** A container at its limit notifies on every reclaim: it is looked at no more often than this. */
+const NEAR_NOTE_MS = 50;
+
 /** Bytes of a size spec; a percentage needs the container's limit. */
 export function resolveSize(spec: SizeSpec | undefined, limitBytes: number | null): number | undefined | 'no-limit' {
   if (spec === undefined) return undefined;
@@ -109,6 +112,8 @@ export class MemoryManager implements SupervisorHooks {
   private containerNear = false;
   /** The container's working set at the last round (no guard): its growth predicts the next round. */
   private lastWorkingSetBytes: number | undefined;
+  /** When atContainerLimit() last looked. */
+  private lastNearNote = -Infinity;
 
   constructor(
     plan: SupervisorPlan,
@@ -220,6 +225,8 @@ export class MemoryManager implements SupervisorHooks {
         // the container is near its limit (where a container-wide OOM kill can happen), so the
         // idle cost grows with what needs watching, not with the number of programs.
         snapshotIncludes: (p) => p.leaf !== undefined || p.maxBytes !== undefined || this.containerNear,
+        // Between rounds: a container at its limit (memory.events changes) is where its kill comes next.
+        containerChanged: () => this.atContainerLimit(),
         // Only the counters file: this runs on every change of memory.events, which a program at its cap changes often.
         containerEvents: () => safe(() => (env.cgroup === 'v2' ? readV2Events(path, { allowMissing: true }) : readV1Events(path))) ?? null,
         containerEventsFile: env.cgroup === 'v2' ? join(path, 'memory.events') : undefined,
@@ -256,6 +263,36 @@ export class MemoryManager implements SupervisorHooks {
     const prev = this.lastWorkingSetBytes;
     this.lastWorkingSetBytes = ws;
     return ws !== undefined && nearLimit(ws, prev, limit);
+  }
+
+  /**
+   * memory.events of the container changed (v2): when it is near its limit, the uncapped
+   * programs' processes and forensics are taken now, not at the next round, which a fast
+   * allocator killed by the kernel may never see. At most every NEAR_NOTE_MS: a capped
+   * program reclaiming at its own cap changes the container's hierarchical counters too.
+   */
+  private atContainerLimit(): void {
+    const now = this.now();
+    if (now - this.lastNearNote < NEAR_NOTE_MS || this.env.limitBytes === null) return;
+    this.lastNearNote = now;
+    const ws = readContainerCounters(this.env)?.workingSetBytes;
+    if (ws === undefined || !nearLimit(ws, undefined, this.env.limitBytes)) return;
+    if (this.oomWatch?.containerKillPending()) return; // the kill came first: what is left is not the "before"
+    this.oomWatch?.noteProcesses();
+    if (!this.guard) this.sampleUncapped(this.control.runningPids()); // the guard refreshes them itself while near
+  }
+
+  /**
+   * Fresh forensics of the running programs without a cap (no other loop samples them);
+   * none while a container kill is not reported yet: its report carries the sample from
+   * before it, not one of the survivors.
+   */
+  private sampleUncapped(running: Map<string, number>): void {
+    if (this.oomWatch?.containerKillPending()) return;
+    for (const pm of this.programs.values()) {
+      const pid = running.get(pm.plan.name);
+      if (pid !== undefined && pid === pm.pid && pm.enforcement === 'none') this.sampleNow(pm, pid);
+    }
   }
 
   private readContainer(): ContainerMemory | null {
@@ -564,12 +601,7 @@ export class MemoryManager implements SupervisorHooks {
       this.containerNear = this.containerNearLimit();
       this.oomWatch.snapshot();
       // Near the limit, the uncapped programs' forensics for a container-wide kill (the guard, when on, refreshes them itself).
-      if (this.containerNear && !this.guard) {
-        for (const pm of this.programs.values()) {
-          const pid = running.get(pm.plan.name);
-          if (pid !== undefined && pid === pm.pid && pm.enforcement === 'none') this.sampleNow(pm, pid);
-        }
-      }
+      if (this.containerNear && !this.guard) this.sampleUncapped(running);
     }
     // Which processes are whose, refreshed once per round, only when a capped program runs.
     let refreshed = false;
@@ -630,9 +662,7 @@ export class MemoryManager implements SupervisorHooks {
     return {
       candidates: (): GuardProgram[] =>
         live().map((pm) => ({ program: pm.plan.name, pid: pm.pid!, usageBytes: this.usageBytes(pm, this.sampleNow(pm, pm.pid!)), maxBytes: pm.maxBytes, stopGraceMs: pm.stopGraceMs })),
-      refreshSamples: () => {
-        for (const pm of live()) if (pm.enforcement === 'none') this.sampleNow(pm, pm.pid!);
-      },
+      refreshSamples: () => this.sampleUncapped(this.control.runningPids()),
       forensics: (program, pid, container) => this.forensics(this.programs.get(program)!, pid, container, {}),
       stop: (program, graceMs) => {
         const pm = this.programs.get(program)!;

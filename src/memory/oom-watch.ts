@@ -131,6 +131,11 @@ export interface OomWatchDeps {
    * has no "before" for that round: a container kill then names it only if its main process died.
    */
   snapshotIncludes?(p: WatchedProgram): boolean;
+  /**
+   * The container's memory.events changed (v2): it may be at its limit, where a kill comes
+   * next. The owner decides whether that is so and then calls noteProcesses().
+   */
+  containerChanged?(): void;
   comm(pid: number): string | null;
   report(r: OomReport): void;
   now(): number;
@@ -169,7 +174,7 @@ export class OomWatch {
 
   start(): void {
     this.containerSeen = this.nonLeafCounters() ?? undefined;
-    if (this.deps.version === 'v2' && this.deps.containerEventsFile) this.containerWatcher = this.watchFile(this.deps.containerEventsFile);
+    if (this.deps.version === 'v2' && this.deps.containerEventsFile) this.containerWatcher = this.watchFile(this.deps.containerEventsFile, () => this.deps.containerChanged?.());
   }
 
   stop(): void {
@@ -217,10 +222,19 @@ export class OomWatch {
   /** Records every program's processes now: the "before" of the next check. Call after check(). */
   snapshot(): void {
     const next = new Map<string, Map<number, ProcInfo>>();
+    // A container kill not reported yet is judged against the processes before it: until
+    // then the programs without a leaf keep what was seen (a victim still dying is live now,
+    // and a program left out of this round would lose its "before").
+    const holding = this.containerKillPending();
     for (const p of this.deps.programs()) {
-      if (p.mainPid === undefined || this.deps.snapshotIncludes?.(p) === false) continue;
       const prev = this.last.get(p.name);
-      const procs = new Map<number, ProcInfo>();
+      const hold = holding && !this.leaves.has(p.name) && prev !== undefined;
+      if (hold && (p.mainPid === undefined || this.deps.snapshotIncludes?.(p) === false)) {
+        next.set(p.name, prev);
+        continue;
+      }
+      if (p.mainPid === undefined || this.deps.snapshotIncludes?.(p) === false) continue;
+      const procs = new Map<number, ProcInfo>(hold ? prev : []);
       for (const pid of new Set([p.mainPid, ...safeList(() => this.deps.processesOf(p))])) {
         // comm is read every time: a forked child changes it when it execs.
         procs.set(pid, { pid, comm: this.deps.comm(pid) ?? prev?.get(pid)?.comm ?? null, main: pid === p.mainPid });
@@ -235,6 +249,13 @@ export class OomWatch {
         this.wasReported.delete(pid);
       }
     }
+  }
+
+  /** The container's counters show a kill outside the leaves that is not reported yet. */
+  containerKillPending(): boolean {
+    if (this.containerPendingSince !== undefined) return true;
+    const current = this.nonLeafCounters();
+    return current !== null && this.containerSeen !== undefined && current.oom_kill > this.containerSeen.oom_kill;
   }
 
   /**
@@ -372,6 +393,21 @@ export class OomWatch {
       out[k] = (c[k] ?? 0) - leafSum;
     }
     return out;
+  }
+
+  /**
+   * Adds the processes of every program without a leaf alive now to its "before" (the ones
+   * already there stay): between two snapshots, for a container at its limit.
+   */
+  noteProcesses(): void {
+    for (const p of this.deps.programs()) {
+      if (p.mainPid === undefined || this.leaves.has(p.name)) continue;
+      const procs = this.last.get(p.name) ?? new Map<number, ProcInfo>();
+      for (const pid of new Set([p.mainPid, ...safeList(() => this.deps.processesOf(p))])) {
+        if (!procs.has(pid)) procs.set(pid, { pid, comm: this.deps.comm(pid), main: pid === p.mainPid });
+      }
+      this.last.set(p.name, procs);
+    }
   }
 
   /** Adds the leaf's processes alive now to its program's "before" (the ones already there stay). */

@@ -84,7 +84,7 @@ function fakeLeaf(name: string): CgroupLeaf & { events: MemoryEvents; procs: num
   return leaf;
 }
 
-function harness(programs: WatchedProgram[], trees: Record<string, number[]>) {
+function harness(programs: WatchedProgram[], trees: Record<string, number[]>, snapshotIncludes?: (p: WatchedProgram) => boolean) {
   let container = ev();
   const reports: OomReport[] = [];
   let t = 0;
@@ -94,6 +94,7 @@ function harness(programs: WatchedProgram[], trees: Record<string, number[]>) {
     programs: () => programs,
     containerEvents: () => container,
     processesOf: (p) => (p.leaf ? p.leaf.pids() : trees[p.name] ?? []),
+    snapshotIncludes,
     comm: (pid) => {
       comms.push(pid);
       return `c${pid}`;
@@ -197,6 +198,38 @@ describe('OomWatch', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('container: a process noted while the container is at its limit (between snapshots) is named when it is killed', () => {
+    const trees: Record<string, number[]> = { a: [10], b: [20] };
+    const h = harness([{ name: 'a', mainPid: 10 }, { name: 'b', mainPid: 20 }], trees);
+    h.watch.snapshot();
+    trees.a = [10, 11]; // a worker starts after the last snapshot …
+    h.watch.noteProcesses(); // … the container reaches its limit …
+    trees.a = [10]; // … and the kernel kills the worker before the next snapshot
+    h.setContainer({ oom_kill: 1, oom: 1 });
+    h.watch.check();
+    h.watch.stop();
+    expect(h.reports).toEqual([expect.objectContaining({ program: 'a', attribution: 'exact', victims: [{ pid: 11, comm: 'c11', main: false }], oomKills: 1 })]);
+  });
+
+  it('container: a victim still dying at the next round is named once it is gone, even when that round leaves its program out', () => {
+    const trees: Record<string, number[]> = { a: [10, 11] };
+    let near = true;
+    const h = harness([{ name: 'a', mainPid: 10 }], trees, () => near);
+    h.watch.snapshot();
+    h.setContainer({ oom_kill: 1, oom: 1 });
+    h.watch.check(); // 11 is killed but still exiting: not vanished yet
+    expect(h.reports).toHaveLength(0);
+    expect(h.watch.containerKillPending()).toBe(true);
+    near = false; // its memory is being freed: the container is no longer near its limit
+    h.watch.snapshot();
+    trees.a = [10];
+    h.advance(100);
+    h.watch.check();
+    h.watch.stop();
+    expect(h.reports).toEqual([expect.objectContaining({ program: 'a', attribution: 'exact', victims: [{ pid: 11, comm: 'c11', main: false }] })]);
+    expect(h.watch.containerKillPending()).toBe(false);
   });
 
   it('container: every victim of one kill is reported, whichever main exit comes first', () => {
