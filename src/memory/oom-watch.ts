@@ -137,6 +137,8 @@ export interface OomWatchDeps {
    */
   containerChanged?(): void;
   comm(pid: number): string | null;
+  /** Whether a listed process is alive and not exiting (default: isLive below, from /proc). */
+  isLive?(pid: number): boolean;
   report(r: OomReport): void;
   now(): number;
 }
@@ -373,9 +375,10 @@ export class OomWatch {
     this.deps.report(r);
   }
 
-  /** Processes of a program's last sample that are gone now (and not settled), plus its main process when it is known to be dead. */
+  /** Processes of a program's last sample that are gone (or exiting) now and not settled, plus its main process when it is known to be dead. */
   private vanished(name: string, nowPids: number[], killed?: { name: string; pid: number }): ProcInfo[] {
-    const now = new Set(nowPids);
+    const live = this.deps.isLive ?? isLive;
+    const now = new Set(nowPids.filter((pid) => live(pid)));
     const out = [...(this.last.get(name)?.values() ?? [])].filter((p) => !now.has(p.pid) && !this.settled.has(p.pid));
     if (killed?.name === name && !out.some((p) => p.pid === killed.pid) && !this.settled.has(killed.pid)) out.push({ pid: killed.pid, comm: null, main: true });
     return out;
@@ -441,15 +444,28 @@ export class OomWatch {
   }
 }
 
-/** False for a zombie (it has died; only its parent's wait is missing) or a vanished pid. */
+/** The kernel's PF_EXITING task flag (/proc/PID/stat field 9): the process is in exit(). */
+const PF_EXITING = 0x4;
+
+/**
+ * False for a vanished pid, a zombie (it has died; only its parent's wait is missing) or a
+ * process already in exit(): an OOM victim can take a long time to free its memory, and
+ * is listed (in its leaf too) all the while.
+ */
 export function isLive(pid: number, procRoot = '/proc'): boolean {
   try {
-    const stat = readFileSync(`${procRoot}/${pid}/stat`, 'latin1');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
+    return statIsLive(readFileSync(`${procRoot}/${pid}/stat`, 'latin1'));
   } catch {
     return false;
   }
+}
+
+/** isLive() of one /proc/PID/stat text. */
+export function statIsLive(stat: string): boolean {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const state = fields[0];
+  const flags = Number.parseInt(fields[6] ?? '0', 10);
+  return state !== 'Z' && state !== 'X' && (flags & PF_EXITING) === 0;
 }
 
 function zeroEvents(): MemoryEvents {

@@ -24,7 +24,8 @@ programs:
     command: ["sh", "-c", "python3 ${FIXTURES}/oom-alloc.py 1; echo died $?; sleep 1000"]
     memory: { max: 100Mi, enforce: cgroup }
 `);
-    const run = startInit(['-c', config]);
+    // A real pipe, as container runtimes give: a child's line and the supervisor's never split each other (on a socketpair they can).
+    const run = startInit(['-c', config], { stdio: 'fifo' });
     const spawn = await run.waitFor(byEvent('child.spawn', 'wrapped'));
     const kill = await run.waitFor(byEvent('child.oom_killed', 'wrapped'), 60_000);
     expect(kill).toMatchObject({ evidence: 'leaf', main_killed: false, oom_kills: 1, pid: spawn.pid, max_bytes: 100 * MiB });
@@ -57,7 +58,8 @@ programs:
   steady:
     command: ["sleep", "1000"]
 `);
-    const run = startInit(['-c', config]);
+    // A real pipe, as container runtimes give: a child's line and the supervisor's never split each other (on a socketpair they can).
+    const run = startInit(['-c', config], { stdio: 'fifo' });
     const spawn = await run.waitFor(byEvent('child.spawn', 'master'));
     await until(() => run.stdout().includes('master done'), 'the master to see its worker die three times', 90_000);
     const died = run.stdout().split('\n').filter((l) => l.startsWith('worker '));

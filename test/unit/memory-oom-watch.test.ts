@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import type { CgroupLeaf, MemoryEvents } from '../../src/memory/cgroup.js';
-import { attributeContainerKills, killsFromDelta, leafLimitHit, OomWatch, type OomReport, type PidSets, type ProcInfo, type WatchedProgram } from '../../src/memory/oom-watch.js';
+import { attributeContainerKills, killsFromDelta, leafLimitHit, OomWatch, statIsLive, type OomReport, type PidSets, type ProcInfo, type WatchedProgram } from '../../src/memory/oom-watch.js';
 import { TerminationSummary } from '../../src/logging/termination.js';
 
 const proc = (pid: number, main = false, comm = 'worker'): ProcInfo => ({ pid, comm, main });
@@ -89,11 +89,13 @@ function harness(programs: WatchedProgram[], trees: Record<string, number[]>, sn
   const reports: OomReport[] = [];
   let t = 0;
   const comms: number[] = [];
+  const exiting = new Set<number>();
   const watch = new OomWatch({
     version: 'v2',
     programs: () => programs,
     containerEvents: () => container,
     processesOf: (p) => (p.leaf ? p.leaf.pids() : trees[p.name] ?? []),
+    isLive: (pid) => !exiting.has(pid),
     snapshotIncludes,
     comm: (pid) => {
       comms.push(pid);
@@ -107,6 +109,7 @@ function harness(programs: WatchedProgram[], trees: Record<string, number[]>, sn
     watch,
     reports,
     comms,
+    exiting,
     setContainer: (e: Partial<MemoryEvents>) => (container = ev(e)),
     advance: (ms: number) => (t += ms),
   };
@@ -232,6 +235,19 @@ describe('OomWatch', () => {
     expect(h.watch.containerKillPending()).toBe(false);
   });
 
+  it('leaf: a victim still listed in its leaf but already in exit() is named at once', () => {
+    const leaf = fakeLeaf('app');
+    leaf.procs = [100, 101];
+    const h = harness([{ name: 'app', mainPid: 100, leaf, maxBytes: 1 << 20 }], {});
+    h.watch.leafStarted('app', leaf);
+    h.watch.snapshot();
+    h.exiting.add(101); // killed, freeing its memory: still in cgroup.procs
+    leaf.events = ev({ oom_kill: 1, oom: 1, max: 2 });
+    h.watch.check();
+    h.watch.stop();
+    expect(h.reports).toEqual([expect.objectContaining({ program: 'app', evidence: 'leaf', victims: [{ pid: 101, comm: 'c101', main: false }] })]);
+  });
+
   it('container: every victim of one kill is reported, whichever main exit comes first', () => {
     const programs = ['a', 'b', 'c'].map((name, i) => ({ name, mainPid: 10 * (i + 1) }));
     const trees: Record<string, number[]> = { a: [], b: [], c: [] };
@@ -278,5 +294,16 @@ describe('termination message', () => {
     expect(text).toContain('w: 1 OOM kill, 1 watchdog cap stop, 2 container-guard stops, fatal (too many OOM kills or memory stops (memory.oom_loop)).');
     expect(text).toContain('x: fatal (crash loop).');
     expect(text).toContain('1 OOM kill not tied to one program.');
+  });
+});
+
+describe('liveness from /proc/PID/stat', () => {
+  const stat = (state: string, flags: number) => `4242 (py (x) 3) ${state} 1 4242 4242 0 -1 ${flags} 0 0 0 0 1 2 0 0 20 0 1 0 12345`;
+  it('running and sleeping are live; zombies, dead and exiting (PF_EXITING) are not', () => {
+    expect(statIsLive(stat('R', 0x400000))).toBe(true);
+    expect(statIsLive(stat('S', 0x400100))).toBe(true);
+    expect(statIsLive(stat('Z', 0x400000))).toBe(false);
+    expect(statIsLive(stat('X', 0))).toBe(false);
+    expect(statIsLive(stat('D', 0x400104))).toBe(false);
   });
 });
