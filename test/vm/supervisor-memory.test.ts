@@ -3,7 +3,7 @@
 // container (memory.max 256 MiB, memory.oom.group=1) runs three programs for 60 s of
 // guest time —
 //   steady  node, holds 30 MiB, writes steady-ready / steady-finished (on SIGTERM);
-//   worker  node test/fixtures/hog.mjs, leaks 50 MiB/s, capped at 64 MiB, restart
+//   worker  node test/fixtures/hog.mjs, leaks 50 MiB/s, capped at 48 MiB, restart
 //           always (200 ms backoff, crash_loop 1000/60 s so it never turns fatal);
 //   burst   python3 test/fixtures/burst.py: 40 MiB at once, held 200 ms, freed, every
 //           second; capped at 96 MiB, which it never reaches (resident ≤ ~55 MiB) —
@@ -18,17 +18,18 @@
 //
 // The numbers: the kernel charges a container once for the node binary's page cache,
 // but counts every program's own anonymous memory. In the writable pod the leaves hold
-// about supervisor 33 + steady 39 + burst 50 + worker 64 = 186 MiB at the worst moment,
+// about supervisor 33 + steady 39 + burst 50 + worker 48 = 170 MiB at the worst moment,
 // plus active page cache, below the guard's 243 MiB (95 %) and the 256 MiB limit, so
 // only the worker's own cap is ever hit. (With a 96 MiB worker cap and a node burst
 // allocator the container's working set reached the guard's threshold and the guard
 // stepped in; that is the guard's job, but not what this test is about.) In the
 // read-only pod the watchdog compares what a leaf could not reclaim (anon + shmem PSS,
 // see sampler.ts) with the cap, as the kernel does in the writable pod: the worker is
-// stopped at 64 MiB of its own memory (the cap was 80 MiB when the watchdog compared
+// stopped at 48 MiB of its own memory (the cap was 80 MiB when the watchdog compared
 // RSS, ≈ 45 MiB anon: with 80 MiB of its own plus the poll's overshoot the container's
-// working set reached the guard's threshold); at 50 MiB/s and a 250 ms poll the overshoot is a
-// few MiB, far from the container limit.
+// working set reached the guard's threshold, and with 64 MiB on a loaded host, where the
+// poll stalls and the overshoot grows, the guard's forecast crossed it once); at 50 MiB/s
+// and a 250 ms poll the overshoot is a few MiB, far from the container limit.
 //
 // No assertion depends on timing: the guest script waits for steady-ready before it
 // starts the 60 s clock, and everything checked is event counts, pids, exit statuses
@@ -45,7 +46,7 @@ const RUN_S = 60;
 const FIXTURES = join(REPO, 'test', 'fixtures');
 const STEADY_MIB = 30;
 const LEAK_MIB_PER_S = 50;
-const WORKER_MAX_MIB = 64;
+const WORKER_MAX_MIB = 48;
 const BURST_MIB = 40;
 const BURST_MAX_MIB = 96;
 const STEADY_MAX_MIB = 96;
@@ -254,9 +255,14 @@ describe.each(MODES)('supervisor as PID 1 of a 256 MiB oom.group=1 container, $t
     expect(burstExits).toHaveLength(1);
     expect(before(burstExits[0]!)).toBe(false);
     expect(burstExits[0]).toMatchObject({ pid: burstSpawns[0]!.pid, signal: 'SIGTERM', expected: true, stop_reason: 'shutdown' });
-    // It really did burst, every second, the whole time.
+    // It really did burst, again and again, the whole time. (How many times depends on how
+    // fast the TCG guest runs on a loaded host: one a second when idle, 29 in 60 s once under
+    // load; so the count asked for is a quarter of that, and the last burst must come in the
+    // run's last quarter.)
     const bursts = all.filter((e) => e.program === 'burst' && typeof e['burst'] === 'number');
-    expect(bursts.length).toBeGreaterThanOrEqual(RUN_S / 2);
+    expect(bursts.length).toBeGreaterThanOrEqual(RUN_S / 4);
+    const lastBurst = Date.parse(String(bursts[bursts.length - 1]!['time']));
+    expect(Date.parse(String(burstExits[0]!['time'])) - lastBurst).toBeLessThan((RUN_S * 1000) / 4);
     for (const program of ['steady', 'burst']) {
       for (const ev of ['child.memory_cap_exceeded', 'child.memory_high', 'child.oom_killed', 'child.killed', 'container.memory_guard']) {
         expect(of(events, ev, program), `${ev} for ${program}`).toEqual([]);
