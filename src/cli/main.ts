@@ -6,7 +6,10 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { LogFormat, LogLevel, SupervisorPlan } from '../plan/types.js';
-import { createLogger } from '../logging/logger.js';
+import { isatty } from 'node:tty';
+import { createLogger, prettyChildLine, useColor } from '../logging/logger.js';
+import { stderr, stdout } from '../logging/sink.js';
+import type { LineFramer } from '../process/output.js';
 import { runSupervisor, VERSION } from '../supervision/run.js';
 import { readPlan, configSchemaText, validateConfig, UsageError } from './plan-source.js';
 import { EXIT_USAGE, EXIT_INTERNAL } from './exit-codes.js';
@@ -30,14 +33,20 @@ function parseRemap(values: unknown[]): Set<number> {
   return out;
 }
 
+/** Children's `output: json` lines in the pretty format, coloured where their stream is a terminal. */
+function prettyFramer(): LineFramer {
+  const color = { stdout: useColor(isatty(1)), stderr: useColor(isatty(2)) };
+  return (program, stream, line, time) => prettyChildLine(program, stream, time, line, color[stream]);
+}
+
 async function main(early: EarlySignals): Promise<void> {
   const parser = yargs(hideBin(process.argv))
     .scriptName('supervisor')
     .usage('$0 [options] [-- command [args...]]\n\nRuns the programs of supervisor.yaml, or one command, as a container init (PID 1).')
     .parserConfiguration({ 'populate--': true })
     .option('config', { alias: 'c', type: 'string', describe: 'Config file (else $SUPERVISOR_CONFIG, ./supervisor.yaml, /etc/supervisor.yaml)' })
-    .option('log-level', { type: 'string', choices: LOG_LEVELS, describe: 'Lowest level logged (default: config log.level, else info)' })
-    .option('log-format', { type: 'string', choices: LOG_FORMATS, describe: 'json, pretty, or auto (pretty on a TTY)' })
+    .option('log-level', { type: 'string', choices: LOG_LEVELS, describe: 'Lowest level logged (default: config log.level, else info; warn in single-command mode)' })
+    .option('log-format', { type: 'string', choices: LOG_FORMATS, describe: 'json, pretty, or auto (pretty on a TTY; the log is on stderr in single-command mode)' })
     .option('remap-exit', { alias: 'e', type: 'array', describe: 'Report this exit code as 0 (like tini -e); repeatable', default: [] })
     .option('process-group', { alias: 'g', type: 'boolean', default: false, describe: 'Single-command mode: run the command in its own process group and signal the group (like tini -g)' })
     .command('$0', 'Run the supervisor (default)')
@@ -74,13 +83,17 @@ async function main(early: EarlySignals): Promise<void> {
     process.exit(EXIT_USAGE);
   }
   if (sub !== undefined) fail(`unknown command ${JSON.stringify(sub)}; to run a command, put it after --`);
+  const single = command !== undefined && command.length > 0;
+  if (argv['process-group'] && !single) {
+    fail('-g/--process-group is for single-command mode (supervisor -g -- CMD); in a config file every program has process_group (default true)');
+  }
 
   let plan: SupervisorPlan;
   let log: { level?: LogLevel; format?: LogFormat };
   try {
     ({ plan, log } = readPlan({
       configPath: argv.config,
-      command: command && command.length > 0 ? command : undefined,
+      command: single ? command : undefined,
       processGroup: argv['process-group'],
       env: process.env,
     }));
@@ -91,11 +104,18 @@ async function main(early: EarlySignals): Promise<void> {
     }
     throw e;
   }
-  const events = createLogger({
-    level: (argv['log-level'] as LogLevel | undefined) ?? log.level ?? 'info',
-    format: (argv['log-format'] as LogFormat | undefined) ?? log.format ?? 'auto',
-  });
-  runSupervisor(plan, { remapToZero: parseRemap(argv['remap-exit'] as unknown[]), early }, events);
+  // Single-command mode: stdout is the command's alone; the supervisor speaks on
+  // stderr, and only when something is wrong unless asked for more (like tini, quiet).
+  const fd = single ? 2 : 1;
+  const events = createLogger(
+    {
+      level: (argv['log-level'] as LogLevel | undefined) ?? log.level ?? (single ? 'warn' : 'info'),
+      format: (argv['log-format'] as LogFormat | undefined) ?? log.format ?? 'auto',
+      fd,
+    },
+    single ? stderr() : stdout(),
+  );
+  runSupervisor(plan, { remapToZero: parseRemap(argv['remap-exit'] as unknown[]), early, frame: events.format === 'pretty' ? prettyFramer() : undefined }, events);
 }
 
 export function runCli(early: EarlySignals): Promise<void> {

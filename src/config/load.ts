@@ -1,7 +1,7 @@
 // Finds, reads, parses and validates supervisor.yaml. Every problem (YAML
 // syntax or schema) becomes a ConfigError problem pointing at file:line:col.
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { findAliasBomb, MAX_EXPANDED_NODES } from './aliases.js';
 import { ConfigError, formatPath, type ConfigProblem } from './errors.js';
@@ -86,6 +86,7 @@ export function readConfigFile(path: string): string {
     return readFileSync(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    if (code === 'EISDIR') throw ConfigError.single(path, `${path} is a directory, not a config file: give the file itself (e.g. ${join(path, 'supervisor.yaml')})`);
     throw ConfigError.single(path, `cannot read ${path}: ${code}`);
   }
 }

@@ -273,8 +273,9 @@ const command = z
   .union(
     [
       z
-        .array(z.string())
-        .min(1, { error: 'expected a non-empty list' })
+        // Numbers and booleans become strings, as in env: `[sleep, 5]` means what it says.
+        .array(z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string' }).transform((arg) => String(arg)))
+        .min(1, { error: 'must name a program to run, got an empty list' })
         .refine((argv) => argv[0] !== '', { error: 'the program to run (first item) must not be empty' }),
       z.string().min(1, { error: 'expected a non-empty command' }),
     ],

@@ -1,16 +1,24 @@
 // "Did you mean …?": the closest known word to a misspelt one, by edit distance.
 
-/** Levenshtein distance (insertions, deletions, substitutions), case-insensitive. */
+/**
+ * Edit distance with adjacent transpositions (optimal string alignment):
+ * insertions, deletions, substitutions and swaps of two neighbours each cost 1,
+ * so `levle` is 1 from `level`. Case-insensitive.
+ */
 export function editDistance(a: string, b: string): number {
   const s = a.toLowerCase();
   const t = b.toLowerCase();
+  let before: number[] = [];
   let previous = Array.from({ length: t.length + 1 }, (_, j) => j);
   for (let i = 1; i <= s.length; i++) {
     const current = [i];
     for (let j = 1; j <= t.length; j++) {
       const cost = s[i - 1] === t[j - 1] ? 0 : 1;
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+      let d = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+      if (i > 1 && j > 1 && s[i - 1] === t[j - 2] && s[i - 2] === t[j - 1]) d = Math.min(d, before[j - 2]! + 1);
+      current[j] = d;
     }
+    before = previous;
     previous = current;
   }
   return previous[t.length]!;

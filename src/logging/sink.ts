@@ -8,8 +8,11 @@
 // description and written through a libuv stream (epoll, never the threadpool).
 // While the reader is behind, the supervisor's own lines wait in a bounded
 // buffer and are dropped (counted, then reported once it caught up); a child's
-// framed output gets backpressure instead (its pipe is not read). A file, a
-// socket, or a pipe that cannot be reopened is written synchronously as before.
+// framed output gets backpressure instead (its pipe is not read). Every write(2)
+// holds whole lines of at most PIPE_BUF bytes where the lines allow, and a queued
+// piece is handed to libuv alone, so an `inherit` child writing to the same pipe
+// can never cut a line of the supervisor's, nor be cut by one. A file, a socket,
+// or a pipe that cannot be reopened is written synchronously, in the same pieces.
 // A closed pipe (EPIPE: the log collector went away) never takes PID 1 down:
 // write errors are counted, not thrown.
 import { closeSync, constants, fstatSync, openSync, writeSync } from 'node:fs';
@@ -81,16 +84,58 @@ function openPrivateStream(fd: number): PrivateStream | undefined {
   }
 }
 
+/**
+ * The kernel writes at most this many bytes to a pipe atomically (PIPE_BUF on Linux): a
+ * write(2) no longer than this is never split by another writer's, so every write holds
+ * whole lines and, where it can, no more than this.
+ */
+export const ATOMIC_WRITE_BYTES = 4096;
+
+/**
+ * `buf` cut into pieces of whole lines of at most `max` bytes each; a line longer than
+ * that is a piece of its own (the kernel may split it anyway). Pure; tested.
+ */
+export function lineChunks(buf: Buffer, max = ATOMIC_WRITE_BYTES): Buffer[] {
+  const out: Buffer[] = [];
+  let start = 0;
+  while (buf.length - start > max) {
+    const lastNewline = buf.lastIndexOf(0x0a, start + max - 1);
+    let end: number;
+    if (lastNewline >= start) end = lastNewline + 1;
+    else {
+      const next = buf.indexOf(0x0a, start + max);
+      end = next < 0 ? buf.length : next + 1;
+    }
+    out.push(buf.subarray(start, end));
+    start = end;
+  }
+  if (start < buf.length) out.push(start === 0 ? buf : buf.subarray(start));
+  return out;
+}
+
+/** Queued bytes: the supervisor's own line (counted against its buffer) or a child's output. */
+interface Piece {
+  buf: Buffer;
+  event: boolean;
+}
+
 class FdSink implements Sink {
   failures = 0;
   dropped = 0;
   readonly mode: 'nonblocking' | 'sync';
   private readonly stream: WritableStream | undefined;
-  /** The private description's fd, written directly while nothing is queued (the fast path). */
+  /** The private description's fd, written directly while the pipe takes it (the fast path). */
   private readonly ownFd: number = -1;
   private broken = false;
+  /** What the pipe has not taken yet, in order, each piece whole lines of ≤ ATOMIC_WRITE_BYTES where it can. */
+  private readonly queue: Piece[] = [];
+  private queuedBytes = 0;
   /** Bytes of the supervisor's own lines queued and not yet written. */
   private eventBytes = 0;
+  /** The head of the queue is with the stream, which writes it once the pipe is writable. */
+  private inFlight = false;
+  /** The pipe was full since the queue was last empty: once it is empty again, the reader caught up. */
+  private stalled = false;
   private unreported = 0;
   private report: ((dropped: number) => void) | undefined;
   private waiting: Array<() => void> = [];
@@ -100,64 +145,30 @@ class FdSink implements Sink {
     this.stream = own?.stream;
     if (own) this.ownFd = own.fd;
     this.mode = this.stream ? 'nonblocking' : 'sync';
-    if (this.stream) {
-      this.stream.on('error', () => {
-        // EPIPE and friends: nothing more can be written here; never throw.
-        this.failures++;
-        this.broken = true;
-        this.release();
-      });
-      // Node emits 'drain' before it runs the last batch's write callbacks (which give the
-      // event buffer its bytes back): report on the next tick, or the report itself would
-      // find the buffer still full and be dropped.
-      this.stream.on('drain', () => process.nextTick(() => this.caughtUp()));
-    }
+    this.stream?.on('error', () => {
+      // EPIPE and friends: nothing more can be written here; never throw.
+      this.failures++;
+      this.breakDown();
+    });
   }
 
   private pending(): number {
-    return this.stream && !this.broken ? this.stream.writableLength : 0;
+    return this.stream && !this.broken ? this.queuedBytes : 0;
   }
 
   writeEvent(line: string): void {
-    const stream = this.stream;
-    if (!stream || this.broken) return this.send(line);
+    if (!this.stream || this.broken) return this.send(line, false);
     const bytes = Buffer.byteLength(line);
     if (this.eventBytes + bytes > EVENT_BUFFER_BYTES) {
       this.dropped++;
       this.unreported++;
       return;
     }
-    const rest = this.writeNow(line);
-    if (rest === undefined) return;
-    // Counted apart from children's output, so a chatty child never crowds out the supervisor's lines.
-    this.eventBytes += rest.length;
-    stream.write(rest, () => (this.eventBytes -= rest.length));
-  }
-
-  /**
-   * While nothing is queued, writes straight to the non-blocking fd (no stream
-   * machinery per line); returns what the pipe did not take, to be queued, or
-   * undefined when all was written (or the write failed for good).
-   */
-  private writeNow(text: string): Buffer | undefined {
-    const buf = Buffer.from(text);
-    if (this.stream!.writableLength > 0) return buf; // keep the order: behind what is queued
-    let written = 0;
-    try {
-      written = writeSync(this.ownFd, buf);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') {
-        this.failures++;
-        this.broken = true; // EPIPE: the reader is gone for good
-        this.release();
-        return undefined;
-      }
-    }
-    return written === buf.length ? undefined : buf.subarray(written);
+    this.send(line, true);
   }
 
   writeOutput(text: string): boolean {
-    this.send(text);
+    this.send(text, false);
     return this.pending() < OUTPUT_HIGH_WATER_BYTES;
   }
 
@@ -182,23 +193,81 @@ class FdSink implements Sink {
     });
   }
 
-  private send(text: string): void {
+  private send(text: string, event: boolean): void {
     if (this.broken) {
       this.failures++;
       return;
     }
-    if (this.stream) {
-      // What the pipe does not take now is queued in order; libuv writes it when the pipe is writable.
-      const rest = this.writeNow(text);
-      if (rest !== undefined) this.stream.write(rest);
+    const pieces = lineChunks(Buffer.from(text));
+    if (!this.stream) {
+      // A file or a socket: blocking writes, a piece at a time.
+      try {
+        for (const buf of pieces) for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off);
+      } catch {
+        this.failures++;
+      }
       return;
     }
-    try {
-      const buf = Buffer.from(text);
-      for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off);
-    } catch {
-      this.failures++;
+    for (const buf of pieces) {
+      this.queue.push({ buf, event });
+      this.queuedBytes += buf.length;
+      if (event) this.eventBytes += buf.length;
     }
+    this.pump();
+  }
+
+  /**
+   * Writes the queue's pieces straight to the non-blocking fd while the pipe takes them;
+   * when it is full, hands the head piece (alone, so nothing is written with it in one
+   * call) to the stream, which writes it once the pipe is writable, and goes on from there.
+   */
+  private pump(): void {
+    while (!this.inFlight && !this.broken && this.queue.length > 0) {
+      const head = this.queue[0]!;
+      let written = 0;
+      try {
+        written = writeSync(this.ownFd, head.buf);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') {
+          this.failures++;
+          this.breakDown(); // EPIPE: the reader is gone for good
+          return;
+        }
+      }
+      if (written > 0) this.taken(head, written);
+      if (written === head.buf.length) continue;
+      // The pipe is full (or took part of a line longer than it writes at once): the stream waits for it.
+      const rest = this.queue[0]!;
+      this.inFlight = true;
+      this.stalled = true;
+      this.stream!.write(rest.buf, (err) => {
+        this.inFlight = false;
+        if (err) return; // the 'error' handler counts it
+        this.taken(rest, rest.buf.length);
+        this.pump();
+      });
+      return;
+    }
+    if (this.stalled && this.queuedBytes === 0) {
+      this.stalled = false;
+      this.caughtUp();
+    }
+  }
+
+  /** `n` bytes of the head piece were written. */
+  private taken(head: Piece, n: number): void {
+    this.queuedBytes -= n;
+    if (head.event) this.eventBytes -= n;
+    if (n === head.buf.length) this.queue.shift();
+    else head.buf = head.buf.subarray(n);
+  }
+
+  private breakDown(): void {
+    this.broken = true;
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.eventBytes = 0;
+    this.release();
   }
 
   /** Everything queued was written: report drops first (in order), then let the children go on. */

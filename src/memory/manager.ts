@@ -139,7 +139,10 @@ export class MemoryManager implements SupervisorHooks {
     const wrote = writeOomScoreAdj('self', want);
     const current = readOomScoreAdj('self');
     this.selfOomScoreAdj = current.ok ? current.value : 0;
-    if (!wrote.ok) warnings.push(`could not set the supervisor's oom_score_adj to ${want} (${wrote.code}); it stays ${this.selfOomScoreAdj}`);
+    // Lowering it needs CAP_SYS_RESOURCE, which an ordinary container lacks: nothing to act on,
+    // so that case is only noted in supervisor.environment (oom_score_adj_error); others warn.
+    const selfAdjError = wrote.ok ? undefined : wrote.code;
+    if (!wrote.ok && wrote.code !== 'EACCES' && wrote.code !== 'EPERM') warnings.push(`could not set the supervisor's oom_score_adj to ${want} (${wrote.code}); it stays ${this.selfOomScoreAdj}`);
 
     // Resolve caps; set up the cgroup driver if any program needs it.
     const cgroupUsable = env.cgroup !== 'none' && env.writable;
@@ -205,6 +208,7 @@ export class MemoryManager implements SupervisorHooks {
         psi: env.psi,
         oom_score_adj: this.selfOomScoreAdj,
         oom_protected: this.selfOomScoreAdj === -1000,
+        ...(selfAdjError === undefined ? {} : { oom_score_adj_error: selfAdjError }),
         guard: this.guard ? { threshold_bytes: this.guardThresholdBytes, headroom_bytes: this.guard.settings.headroomBytes, poll_ms: this.settings.pollIntervalMs, fast_poll_ms: this.guard.settings.fastTickMs } : false,
         programs: Object.fromEntries(
           [...this.programs.values()].map((pm) => [pm.plan.name, { enforce: pm.enforcement, max_bytes: pm.maxBytes ?? null, high_bytes: pm.highBytes ?? null, oom_score_adj: pm.oomScoreAdj }]),

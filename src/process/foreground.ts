@@ -8,10 +8,13 @@
 // controlling terminal. So the command starts through a shim: the bundle itself,
 // run with FOREGROUND_SHIM_FLAG, makes its own process group, takes the terminal
 // and execs the command in place (same pid: libuv still reaps and reports it).
+// The shim waits at a gate (a pipe on fd 3) until the supervisor has logged the
+// spawn, so on the terminal child.spawn always comes before the command's output.
 // Job control: when the command is stopped (Ctrl-Z), the supervisor takes the
 // terminal back and stops itself, so the shell that started it sees the job
 // stop; when continued in the foreground it hands the terminal back and
 // continues the command's group.
+import { closeSync, readSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import type { ProgramPlan } from '../plan/types.js';
 import { jobControl, type JobControl } from '../sys/job-control.js';
@@ -19,6 +22,39 @@ import { jobControl, type JobControl } from '../sys/job-control.js';
 import { FOREGROUND_SHIM_FLAG } from './shim-flag.js';
 
 const ENOENT = 2;
+
+/** argv[3] of a shim that waits at its gate (fd 3) before the exec; plain `--` otherwise. */
+export const GATED = '--gated';
+/** The gate's fd in the shim. */
+const GATE_FD = 3;
+/** A gate never opened (it cannot happen, but PID 1's child must not hang on it): go after this long. */
+const GATE_MAX_WAIT_MS = 10_000;
+
+/**
+ * Waits until the supervisor closes its end of the gate (EOF on fd 3), then
+ * closes it so the command never inherits it. The supervisor opens the gate
+ * once its child.spawn line is written, so the command's output always comes
+ * after it on the terminal.
+ */
+function waitAtGate(): void {
+  const buf = Buffer.alloc(64);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + GATE_MAX_WAIT_MS;
+  for (;;) {
+    try {
+      if (readSync(GATE_FD, buf) === 0) break;
+    } catch (e) {
+      // libuv leaves fds above 2 non-blocking in the child: wait a little and look again.
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() > deadline) break;
+      Atomics.wait(pause, 0, 0, 2);
+    }
+  }
+  try {
+    closeSync(GATE_FD);
+  } catch {
+    // already closed
+  }
+}
 
 /** In the shim: own group, the terminal, then exec the command. Never returns. */
 export function runForegroundShim(argv: readonly string[]): never {
@@ -29,6 +65,7 @@ export function runForegroundShim(argv: readonly string[]): never {
   }
   jc.ownProcessGroup();
   if (isatty(0)) jc.setForegroundGroup(0, process.pid);
+  if (process.argv[3] === GATED) waitAtGate();
   const errno = jc.exec(argv);
   const notFound = errno === ENOENT;
   process.stderr.write(`supervisor: ${notFound ? 'command not found' : `cannot execute (errno ${errno})`}: ${argv[0]}\n`);
@@ -56,9 +93,14 @@ export class ForegroundTerminal {
     return new ForegroundTerminal(jc, isPid1);
   }
 
-  /** The plan to spawn instead: the shim with the command after it; no setsid (the shim makes a group). */
+  /**
+   * The plan to spawn instead: the shim with the command after it; no setsid (the
+   * shim makes a group). It waits at a gate (fd 3, spawned with `gate`) until
+   * the supervisor has logged the spawn: the command's first line never comes
+   * before child.spawn on the terminal.
+   */
   plan(p: ProgramPlan): ProgramPlan {
-    return { ...p, argv: [process.execPath, process.argv[1]!, FOREGROUND_SHIM_FLAG, '--', ...p.argv], processGroup: false };
+    return { ...p, argv: [process.execPath, process.argv[1]!, FOREGROUND_SHIM_FLAG, GATED, ...p.argv], processGroup: false };
   }
 
   spawned(pid: number): void {

@@ -14,6 +14,9 @@ export type StreamName = 'stdout' | 'stderr';
 /** Longest line kept whole; longer output is cut into pieces of this size. */
 export const MAX_LINE_BYTES = 64 * 1024;
 
+/** Turns one line of a child's output into what is written (JSON by default; the pretty format's own on request). */
+export type LineFramer = (program: string, stream: StreamName, line: string, time: string) => string;
+
 export function frameLine(program: string, stream: StreamName, line: string, time: string): string {
   const trimmed = line.endsWith('\r') ? line.slice(0, -1) : line;
   if (trimmed.startsWith('{')) {
@@ -67,13 +70,13 @@ export class LineSplitter {
   }
 }
 
-export function pipeFramedLines(source: Readable, program: string, stream: StreamName, sink: Sink): void {
+export function pipeFramedLines(source: Readable, program: string, stream: StreamName, sink: Sink, frame: LineFramer = frameLine): void {
   const splitter = new LineSplitter();
   const emit = (lines: string[]) => {
     if (lines.length === 0) return;
     const time = new Date().toISOString();
     let out = '';
-    for (const line of lines) out += frameLine(program, stream, line, time);
+    for (const line of lines) out += frame(program, stream, line, time);
     if (!sink.writeOutput(out)) {
       // The reader is behind: stop reading this child until it caught up
       // (Node stops reading the pipe once its own small buffer is full).

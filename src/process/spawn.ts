@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import type { ProgramPlan } from '../plan/types.js';
 import type { Sink } from '../logging/sink.js';
-import { pipeFramedLines } from './output.js';
+import { pipeFramedLines, type LineFramer } from './output.js';
 import { classifySpawnError, type SpawnFailure } from './spawn-failure.js';
 
 export { failureExitCode, type SpawnFailure } from './spawn-failure.js';
@@ -25,6 +25,8 @@ export interface ChildExit {
 
 export interface ChildHandle {
   pid: number;
+  /** Spawned with `gate`: closes the supervisor's end of the gate (fd 3 in the child), letting it go on. */
+  openGate?(): void;
   /** Sends a signal to the child, or to its whole process group. False if it was already gone. */
   signal(sig: NodeJS.Signals, toGroup: boolean): boolean;
 }
@@ -37,6 +39,8 @@ export interface SpawnCallbacks {
 export interface OutputSinks {
   stdout: Sink;
   stderr: Sink;
+  /** How `output: json` lines are written (default: JSON records, frameLine). */
+  frame?: LineFramer;
 }
 
 function describeFailure(plan: ProgramPlan, err: NodeJS.ErrnoException): SpawnFailure {
@@ -48,7 +52,7 @@ function describeFailure(plan: ProgramPlan, err: NodeJS.ErrnoException): SpawnFa
  * Spawns the program. Returns the handle, or undefined when the spawn failed
  * (then `onSpawnFailed` is called on a later tick, never synchronously).
  */
-export function startChild(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallbacks): ChildHandle | undefined {
+export function startChild(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallbacks, options: { gate?: boolean } = {}): ChildHandle | undefined {
   // libuv reports a missing cwd as ENOENT, indistinguishable from a missing
   // command: check it first so the message names the right culprit.
   if (plan.cwd !== undefined) {
@@ -75,7 +79,7 @@ export function startChild(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallb
       uid: plan.uid,
       gid: plan.gid,
       detached: plan.processGroup,
-      stdio: [plan.stdin, json ? 'pipe' : 'inherit', json ? 'pipe' : 'inherit'],
+      stdio: [plan.stdin, json ? 'pipe' : 'inherit', json ? 'pipe' : 'inherit', ...(options.gate ? (['pipe'] as const) : [])],
       windowsHide: true,
     });
   } catch (e) {
@@ -99,11 +103,13 @@ export function startChild(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallb
     cb.onExit({ code, signal });
   });
   if (json) {
-    pipeFramedLines(child.stdout!, plan.name, 'stdout', sinks.stdout);
-    pipeFramedLines(child.stderr!, plan.name, 'stderr', sinks.stderr);
+    pipeFramedLines(child.stdout!, plan.name, 'stdout', sinks.stdout, sinks.frame);
+    pipeFramedLines(child.stderr!, plan.name, 'stderr', sinks.stderr, sinks.frame);
   }
+  const gate = options.gate ? (child.stdio[3] as { destroy(): void } | null | undefined) : undefined;
   return {
     pid,
+    openGate: gate ? () => gate.destroy() : undefined,
     signal(sig, toGroup) {
       // Once reaped, the pid may belong to someone else: never signal it again.
       if (exited) return false;

@@ -182,7 +182,7 @@ function nextRun(state: ProgramState, plan: ProgramPlan, exit: ExitInfo, failed:
     events.push({
       event: 'child.fatal',
       fields: { restarts: state.restarts, max_restarts: plan.crashLoop.maxRestarts, window_ms: plan.crashLoop.windowMs, last_status: exit.status },
-      msg: `${plan.name} restarted ${recent.length} times in ${plan.crashLoop.windowMs} ms: giving up`,
+      msg: `${plan.name} restarted ${recent.length} time${recent.length === 1 ? '' : 's'} in ${plan.crashLoop.windowMs} ms: giving up`,
     });
     return { state: { ...base, phase: 'fatal', restartTimes: recent }, effects: [{ type: 'clear_timers' }, { type: 'ended', how: 'fatal' }], events };
   }

@@ -11,6 +11,7 @@ import { EXIT_FLUSH_MS, makeStdioBlocking, stderr, stdout } from '../logging/sin
 import { BLOCKED_ON_MAIN_THREAD, FORWARDED_SIGNALS, SELF_SIGNALS, SHUTDOWN_SIGNALS, signalName, signalNumber, signalRoute } from '../process/signals.js';
 import type { EarlySignals } from '../cli/entry.js';
 import { isSpawnedChild, startChild } from '../process/spawn.js';
+import type { LineFramer } from '../process/output.js';
 import { ForegroundTerminal } from '../process/foreground.js';
 import { descendantsOf } from '../process/tree.js';
 import { groupPolicy, killRound, procTreeAccess, readStat } from '../process/kill-tree.js';
@@ -30,6 +31,8 @@ export interface RunOptions {
   remapToZero: ReadonlySet<number>;
   /** The signals caught before the supervisor loaded (src/cli/entry.ts). */
   early?: EarlySignals;
+  /** How `output: json` children's lines are written (default: JSON records). */
+  frame?: LineFramer;
 }
 
 /** kill(2) that reports a vanished process as false instead of throwing. */
@@ -49,7 +52,7 @@ function errorFields(e: unknown): Record<string, unknown> {
 export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger: EventSink): Supervisor {
   const events = new TerminationSummary(logger);
   makeStdioBlocking();
-  const sinks = { stdout: stdout(), stderr: stderr() };
+  const sinks = { stdout: stdout(), stderr: stderr(), frame: options.frame };
   const { libc: sys, error: libcError } = libc();
   const isPid1 = process.pid === 1;
 
@@ -121,8 +124,10 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     ops: {
       spawn: terminal
         ? (p, childSinks, cb) => {
-            const child = startChild(terminal.plan(p), childSinks, cb);
+            const child = startChild(terminal.plan(p), childSinks, cb, { gate: true });
             if (child) terminal.spawned(child.pid);
+            // The supervisor logs child.spawn before this call stack unwinds; then the shim may exec.
+            if (child?.openGate) process.nextTick(child.openGate);
             return child;
           }
         : startChild,

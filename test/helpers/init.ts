@@ -21,7 +21,10 @@ export interface LogEvent {
 
 export interface InitRun {
   proc: ChildProcess;
-  /** Parsed JSON lines from stdout (supervisor events and framed child output). */
+  /**
+   * Parsed JSON lines of the supervisor's log: stdout in config mode (events and
+   * framed child output), stderr in single-command mode (its events; stdout is the command's).
+   */
   events: LogEvent[];
   stdout(): string;
   stderr(): string;
@@ -54,6 +57,14 @@ export interface InitOptions {
   stdio?: 'pipe' | 'fifo';
   /** Start inside this cgroup directory (written to its cgroup.procs before exec) instead of the suite's sandbox. */
   cgroup?: string;
+  /**
+   * Where the supervisor's log lines are read from. Default: stderr in
+   * single-command mode (args hold `--`), else stdout. In single-command mode
+   * the command's own JSON lines on stdout (fixtures' `ready` lines) are
+   * collected too; a supervisor event found on stdout is collected only as
+   * `{ misplaced_on_stdout }`, so no wait for it can succeed.
+   */
+  events?: 'stdout' | 'stderr';
 }
 
 /** A FIFO's read end (non-blocking, as a stream) and a write end to hand to a child. */
@@ -101,25 +112,40 @@ export function startInit(args: string[], options: InitOptions = {}): InitRun {
   const events: LogEvent[] = [];
   let out = '';
   let err = '';
-  let tail = '';
   const waiters = new Set<() => void>();
+  const eventsFrom = options.events ?? (args.includes('--') ? 'stderr' : 'stdout');
+  const lineReader = (fromCommand: boolean) => {
+    let tail = '';
+    return (chunk: string) => {
+      const lines = (tail + chunk).split('\n');
+      tail = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line.trim()) continue;
+        let parsed: LogEvent;
+        try {
+          parsed = JSON.parse(line) as LogEvent;
+        } catch {
+          if (!fromCommand) events.push({ raw: line });
+          continue;
+        }
+        const supervisorLine = typeof parsed.event === 'string' && typeof parsed.level === 'string';
+        events.push(fromCommand && supervisorLine ? { misplaced_on_stdout: line } : parsed);
+      }
+      for (const w of waiters) w();
+    };
+  };
+  const parseStdout = lineReader(eventsFrom === 'stderr');
+  const parseStderr = eventsFrom === 'stderr' ? lineReader(false) : undefined;
   stdoutReader.setEncoding('utf8');
   stdoutReader.on('data', (chunk: string) => {
     out += chunk;
-    const lines = (tail + chunk).split('\n');
-    tail = lines.pop() ?? '';
-    for (const line of lines) {
-      if (!line.trim()) continue;
-      try {
-        events.push(JSON.parse(line) as LogEvent);
-      } catch {
-        events.push({ raw: line });
-      }
-    }
-    for (const w of waiters) w();
+    parseStdout(chunk);
   });
   proc.stderr!.setEncoding('utf8');
-  proc.stderr!.on('data', (chunk: string) => (err += chunk));
+  proc.stderr!.on('data', (chunk: string) => {
+    err += chunk;
+    parseStderr?.(chunk);
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
     proc.on('exit', (code, signal) => {
       for (const w of waiters) w();

@@ -26,7 +26,7 @@ describe('exit code pass-through (single-command mode, PID 1)', () => {
     const signals = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGTERM', 'SIGKILL', 'SIGSEGV', 'SIGABRT', 'SIGALRM', 'SIGPIPE'] as const;
     const results = await pool(signals, 8, async (sig) => {
       // The child is not PID 1 in the namespace, so it can kill itself. No core files.
-      const r = await runInit(['--', 'sh', '-c', `ulimit -c 0; kill -${sig.slice(3)} $$; sleep 5`]);
+      const r = await runInit(['--log-level', 'info', '--', 'sh', '-c', `ulimit -c 0; kill -${sig.slice(3)} $$; sleep 5`]);
       const exit = r.events.find(byEvent('child.exit'));
       return { sig, code: r.code, childSignal: exit?.signal, status: exit?.status };
     });
@@ -36,7 +36,7 @@ describe('exit code pass-through (single-command mode, PID 1)', () => {
   it('-e 143 reports 143 as 0, both for exit 143 and for death by SIGTERM; other codes unchanged', async () => {
     const [byCode, bySignal, other, twoRemaps] = await Promise.all([
       runInit(['-e', '143', '--', 'sh', '-c', 'exit 143']),
-      runInit(['-e', '143', '--', 'sh', '-c', 'kill -TERM $$; sleep 5']),
+      runInit(['-e', '143', '--log-level', 'info', '--', 'sh', '-c', 'kill -TERM $$; sleep 5']),
       runInit(['-e', '143', '--', 'sh', '-c', 'exit 3']),
       runInit(['-e', '1', '-e', '143', '--', 'sh', '-c', 'exit 1']),
     ]);

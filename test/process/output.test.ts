@@ -27,6 +27,20 @@ describe('stdout closed by the log collector (EPIPE)', () => {
     }
   });
 
+  it('single-command mode, its log (stderr) closed: still exits with the child’s code (5), as PID 1 and not', async () => {
+    const runs = [false, true].map((pid1) => {
+      const run = startInit(['--log-level', 'debug', '--', 'sh', '-c', 'sleep 1; exit 5'], { pid1 });
+      run.proc.stderr!.destroy();
+      return run;
+    });
+    const results = await Promise.all(runs.map((r) => within(r.done, 60_000, 'supervisor exit')));
+    for (const [i, r] of runs.entries()) {
+      expect(results[i]).toEqual({ code: 5, signal: null });
+      // The log never moves to stdout, which is the command's alone.
+      expect(r.stdout()).toBe('');
+    }
+  });
+
   it('config mode, output: json, a chatty child: still exits with the child’s code (5)', async () => {
     const config = writeConfig(`
 programs:

@@ -149,7 +149,7 @@ programs:
   it('single-command mode as PID 1: the command exits on the relayed SIGTERM, its hopper is killed before the supervisor exits', async () => {
     const dir = tempDir();
     const f = fifo(dir);
-    const run = startInit(['--', 'python3', HOPPER, f.path, '--main-exits-on-term']);
+    const run = startInit(['--log-level', 'info', '--', 'python3', HOPPER, f.path, '--main-exits-on-term']);
     await run.waitFor(ready('hopper'), 30_000);
     await run.signal('SIGTERM');
     await run.waitFor(byEvent('descendants.killed'), 45_000);

@@ -40,7 +40,7 @@ async function sendAndExpect(run: InitRun, out: string, signals: readonly NodeJS
 describe('signal forwarding', () => {
   it('single-command mode: every forwarded signal reaches the child', async () => {
     const out = join(tempDir(), 'signals.txt');
-    const run = startInit(['--', process.execPath, RECORDER, '--out', out]);
+    const run = startInit(['--log-level', 'info', '--', process.execPath, RECORDER, '--out', out]);
     await run.waitFor(ready('main'), 30_000);
     await sendAndExpect(run, out, FORWARDED, ['main']);
     expect(new Set(lines(out))).toEqual(new Set(FORWARDED.map((s) => `main ${s}`)));
@@ -68,7 +68,7 @@ programs:
 
   it('single-command mode with -g: forwarded signals and the relayed SIGTERM reach the whole group', async () => {
     const out = join(tempDir(), 'signals.txt');
-    const run = startInit(['-g', '--', process.execPath, RECORDER, '--out', out, '--member', '--exit-on', 'SIGTERM', '--exit-code', '7']);
+    const run = startInit(['-g', '--log-level', 'info', '--', process.execPath, RECORDER, '--out', out, '--member', '--exit-on', 'SIGTERM', '--exit-code', '7']);
     await Promise.all([run.waitFor(ready('main')), run.waitFor(ready('main-member'))]);
     await sendAndExpect(run, out, ['SIGHUP', 'SIGUSR1', 'SIGWINCH'], ['main', 'main-member']);
     await run.signal('SIGTERM');
@@ -84,7 +84,7 @@ programs:
   it('SIGIO is forwarded and does not kill the children (single-command and config mode)', async () => {
     const dir = tempDir();
     const out1 = join(dir, 'single.txt');
-    const single = startInit(['--', process.execPath, RECORDER, '--out', out1]);
+    const single = startInit(['--log-level', 'info', '--', process.execPath, RECORDER, '--out', out1]);
     const out2 = join(dir, 'config.txt');
     const config = startInit(['-c', writeConfig(`
 programs:
@@ -106,7 +106,7 @@ programs:
   for (const pid1 of [false, true]) {
     it(`single-command mode${pid1 ? ' as PID 1' : ', not PID 1'}: every self signal sent from outside is relayed to the command; the supervisor survives`, async () => {
       const out = join(tempDir(), 'signals.txt');
-      const run = startInit(['--', process.execPath, RECORDER, '--out', out], { pid1 });
+      const run = startInit(['--log-level', 'info', '--', process.execPath, RECORDER, '--out', out], { pid1 });
       await run.waitFor(ready('main'), 30_000);
       await sendAndExpect(run, out, [...SELF, 'SIGHUP'], ['main']);
       expect(run.events.filter(byEvent('child.kill'))).toEqual([]);
@@ -136,7 +136,7 @@ programs:
 
   it('single-command mode: each SIGTERM and SIGINT is relayed, the second ones too (no SIGKILL)', async () => {
     const out = join(tempDir(), 'signals.txt');
-    const run = startInit(['--', process.execPath, RECORDER, '--out', out, '--exit-on', 'SIGUSR2', '--exit-code', '5']);
+    const run = startInit(['--log-level', 'info', '--', process.execPath, RECORDER, '--out', out, '--exit-on', 'SIGUSR2', '--exit-code', '5']);
     await run.waitFor(ready('main'), 30_000);
     const sent: string[] = [];
     for (const sig of ['SIGTERM', 'SIGTERM', 'SIGINT', 'SIGINT'] as const) {
@@ -156,7 +156,7 @@ programs:
 
   it('single-command mode, not PID 1: SIGTSTP is relayed and the supervisor stops itself; SIGCONT resumes both', async () => {
     const out = join(tempDir(), 'signals.txt');
-    const run = startInit(['--', process.execPath, RECORDER, '--out', out], { pid1: false });
+    const run = startInit(['--log-level', 'info', '--', process.execPath, RECORDER, '--out', out], { pid1: false });
     await run.waitFor(ready('main'), 30_000);
     const pid = await run.supervisorPid();
     await run.signal('SIGTSTP');
@@ -174,7 +174,7 @@ programs:
   for (const [sig, code] of [['SIGINT', 42], ['SIGTERM', 43]] as const) {
     it(`single-command mode: ${sig} is relayed to the child as ${sig}; the supervisor exits with the child's code`, async () => {
       const out = join(tempDir(), 'signals.txt');
-      const run = startInit(['--', process.execPath, RECORDER, '--out', out, '--exit-on', sig, '--exit-code', String(code)]);
+      const run = startInit(['--log-level', 'info', '--', process.execPath, RECORDER, '--out', out, '--exit-on', sig, '--exit-code', String(code)]);
       await run.waitFor(ready('main'), 30_000);
       await run.signal(sig);
       const { code: exitCode } = await run.done;

@@ -58,7 +58,7 @@ describe('a SIGTERM during start-up is never lost', () => {
       const dir = tempDir();
       const marker = join(dir, 'started');
       const script = `echo started > ${marker}; exec sleep 120`;
-      const args = mode === 'single' ? ['--', '/bin/sh', '-c', script] : ['-c', writeConfig(`programs:\n  app: { command: ${JSON.stringify(script)}, shell: true }\n`, dir)];
+      const args = mode === 'single' ? ['--log-level', 'info', '--', '/bin/sh', '-c', script] : ['-c', writeConfig(`programs:\n  app: { command: ${JSON.stringify(script)}, shell: true }\n`, dir)];
       const run = startInit(args);
       await sigtermAfterStartup(run, delay);
       const { code } = await within(run.done, 60_000, `exit after SIGTERM at ${delay} ms (${mode})`);

@@ -123,6 +123,56 @@ programs:${crashers(6, crasherStarts)}${spamProgram(50_000)}
     expect(run.events.filter(byEvent('supervisor.exit'))).toEqual([expect.objectContaining({ code: 0, reason: 'signal' })]);
   }, 240_000);
 
+  it('a reader that keeps falling behind: an inherit child\'s lines and the supervisor\'s never split each other', async () => {
+    const dir = tempDir();
+    const N = 20_000;
+    const config = writeConfig(`
+programs:${crashers(2, join(dir, 'starts'))}${spamProgram(20_000)}
+  plain:
+    command: ["python3", "-c", "import os, time\\nfor i in range(${N}): os.write(1, b'plain-line-%06d\\\\n' % i)\\nos.write(1, b'plain-done\\\\n')\\ntime.sleep(1000)"]
+    start_secs: 0
+`);
+    const run = startInit(['-c', config], { stdio: 'fifo' });
+    // The reader stops and starts: the pipe fills, the supervisor queues, then writes what
+    // it queued while the plain child writes its own lines into the same pipe (one write(2)
+    // per line, as a careful program does: Python's print() may write a line's end apart).
+    const plainDone = () => run.events.some((e) => e.raw === 'plain-done');
+    for (let i = 0; i < 200 && !plainDone(); i++) {
+      run.stdoutReader.pause();
+      await sleep(60);
+      run.stdoutReader.resume();
+      await sleep(15);
+    }
+    await until(plainDone, 'the plain child to print all its lines', 60_000);
+    await run.signal('SIGTERM');
+    expect((await within(run.done, 60_000, 'supervisor exit')).code).toBe(0);
+    // Every line is a whole JSON object (the supervisor's, or a framed child line) or one
+    // whole line of the plain child: a line cut by another writer's would be neither.
+    const raw = run.events.filter((e) => 'raw' in e).map((e) => String(e.raw));
+    expect(raw.filter((l) => !/^plain-(line-\d{6}|done)$/.test(l))).toEqual([]);
+    expect(new Set(raw).size).toBe(N + 1);
+    expect(run.events.filter((e) => e.program === 'spam').length).toBeGreaterThan(1000);
+  }, 240_000);
+
+  it('a json child flooding a pipe that is read as fast as it can: every line arrives, nothing waits forever', async () => {
+    const N = 100_000;
+    const config = writeConfig(`
+programs:
+  talker:
+    command: ["node", "${FIXTURES}/chatty.mjs", "${N}"]
+    output: json
+    restart: never
+    on_exit: shutdown
+`);
+    const run = startInit(['-c', config], { stdio: 'fifo' });
+    const { code } = await within(run.done, 120_000, 'the supervisor to exit once the talker is done');
+    expect(code).toBe(0);
+    const framed = run.events.filter((e) => e.program === 'talker');
+    expect(framed.filter((e) => e.stream === 'stdout')).toHaveLength(N);
+    // Its stderr lines are framed onto the supervisor's stderr.
+    expect(run.stderr().split('\n').filter((l) => l.includes('"program":"talker","stream":"stderr"'))).toHaveLength(N);
+  }, 180_000);
+
   it('SIGTERM ends the supervisor within shutdown_timeout while the pipe stays full, and a held-back json child costs PID 1 no memory', async () => {
     const dir = tempDir();
     const crasherStarts = join(dir, 'crasher.starts');

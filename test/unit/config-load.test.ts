@@ -59,7 +59,7 @@ describe('parseConfigText', () => {
       '  command: x',
       'programs:',
       '  web:',
-      '    command: [node, 5]',
+      '    command: [node, [5]]',
       '    restart: alway',
       '    stop_signal: TREM',
       '    backoff: { factor: 0.5 }',
@@ -78,7 +78,7 @@ describe('parseConfigText', () => {
       'supervisor.yaml:2:19: shutdown_timeout: expected a duration like 500ms, 30s, 2m (a bare number means seconds), got "soon"',
       'supervisor.yaml:3:15: log.level: expected one of trace, debug, info, warn, error, fatal, got "verbose"',
       'supervisor.yaml:5:3: defaults.command: "command" cannot be set in defaults, only in a program',
-      'supervisor.yaml:8:21: programs.web.command[1]: expected a string, got 5',
+      'supervisor.yaml:8:21: programs.web.command[1]: expected a string, got a list',
       'supervisor.yaml:9:14: programs.web.restart: expected one of always, on-failure, never, got "alway" (did you mean "always"?)',
       'supervisor.yaml:10:18: programs.web.stop_signal: expected a signal name like SIGTERM, TERM or sigterm, got "TREM" (did you mean "SIGTERM"?)',
       'supervisor.yaml:11:24: programs.web.backoff.factor: expected a number >= 1, got 0.5',
@@ -192,7 +192,7 @@ describe('loadConfigFile', () => {
       expect((error as ConfigError).message).toBe(`cannot read ${missing}: ENOENT`);
       expect((error as ConfigError).format()).toEqual([`cannot read ${missing}: ENOENT`]);
     }
-    expect(() => loadConfigFile(dir)).toThrow(`cannot read ${dir}: EISDIR`);
+    expect(() => loadConfigFile(dir)).toThrow(`${dir} is a directory, not a config file: give the file itself (e.g. ${join(dir, "supervisor.yaml")})`);
   });
 });
 

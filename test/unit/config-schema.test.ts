@@ -155,7 +155,9 @@ describe('config schema', () => {
     expect(issues(minimal({ command: '' }))).toEqual([{ path: 'programs.web.command', code: 'too_small' }]);
     expect(issues(minimal({ command: [''] }))).toEqual([{ path: 'programs.web.command', code: 'custom' }]);
     expect(issues(minimal({ command: 5 }))).toEqual([{ path: 'programs.web.command', code: 'invalid_union' }]);
-    expect(issues(minimal({ command: ['node', 5] }))).toEqual([{ path: 'programs.web.command', code: 'invalid_union' }]);
+    expect(issues(minimal({ command: ['node', {}] }))).toEqual([{ path: 'programs.web.command', code: 'invalid_union' }]);
+    // Scalars in argv become strings, as in env (issue 13).
+    expect(issues(minimal({ command: ['sleep', 5] }))).toEqual([]);
   });
 
   it('only knows version 1', () => {
