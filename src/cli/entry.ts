@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // The bundle's entry: its first statements catch every shutdown and forwarded
 // signal, before the heavy modules (yargs, zod, yaml, pino) are even evaluated.
 // A signal sent to a PID-namespace init that has no handler is discarded by the
@@ -5,6 +6,12 @@
 // lost. What arrives is recorded; the supervisor takes the record over when it
 // installs its own handlers (src/supervision/run.ts) and acts on it before
 // starting any program. Only node: built-ins may be imported statically here.
+//
+// Then it turns on V8's compile cache and imports the rest of the supervisor,
+// which the build puts in separate chunks (scripts/build.mjs) so that the cache
+// serves them already compiled.
+import module from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { EARLY_SIGNALS } from '../process/signals.js';
 import { FOREGROUND_SHIM_FLAG } from '../process/shim-flag.js';
 
@@ -44,6 +51,41 @@ if (process.argv[2] === FOREGROUND_SHIM_FLAG) {
   runForegroundShim(process.argv.slice(4));
 }
 const early = catchEarly(EARLY_SIGNALS);
-// esbuild keeps this in the one-file bundle; main's modules are evaluated only now.
+
+/**
+ * V8's compile cache for the chunks imported from here on (Node >= 22.1):
+ * compiled code is read from the directory instead of compiling the chunks
+ * again. The cache lives beside the bundle (dist/compile-cache/: the build
+ * fills it for the Node that ran it, an image can fill it with one
+ * `supervisor schema` at build time) unless NODE_COMPILE_CACHE names another
+ * directory; NODE_DISABLE_COMPILE_CACHE=1 turns it off. Node >= 24 keys it by
+ * paths relative to the directory, so dist/ can be moved with it. A directory
+ * that cannot be created or written (a read-only image) only means compiling as
+ * without it: Node never fails an import because of its cache.
+ */
+const compileCache = module as unknown as {
+  enableCompileCache?: (options: string | { directory: string; portable: boolean }) => unknown;
+  flushCompileCache?: () => void;
+};
+
+function enableCompileCache(): void {
+  try {
+    if (process.env.NODE_COMPILE_CACHE) return; // Node enabled it itself, there
+    const directory = fileURLToPath(new URL('./compile-cache/', import.meta.url));
+    const major = Number(process.versions.node.split('.')[0]);
+    compileCache.enableCompileCache?.(major >= 24 ? { directory, portable: true } : directory);
+  } catch {
+    // no cache: start-up is slower, nothing else changes
+  }
+}
+
+enableCompileCache();
+// Main's modules are compiled and evaluated only now.
 const { runCli } = await import('./main.js');
 await runCli(early);
+// A PID 1 may never exit normally: write what was compiled now rather than at exit.
+try {
+  compileCache.flushCompileCache?.();
+} catch {
+  // nothing to write, or cannot: the next start compiles again
+}

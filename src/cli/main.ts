@@ -70,11 +70,11 @@ async function main(early: EarlySignals): Promise<void> {
   const sub = argv._[0];
 
   if (sub === 'schema') {
-    process.stdout.write(configSchemaText());
+    process.stdout.write(await configSchemaText());
     return;
   }
   if (sub === 'validate') {
-    const result = validateConfig(argv.config, process.env);
+    const result = await validateConfig(argv.config, process.env);
     if (result.ok) {
       process.stdout.write(`${result.file}: ok (${result.programs} program${result.programs === 1 ? '' : 's'})\n`);
       process.exit(0);
@@ -91,7 +91,7 @@ async function main(early: EarlySignals): Promise<void> {
   let plan: SupervisorPlan;
   let log: { level?: LogLevel; format?: LogFormat };
   try {
-    ({ plan, log } = readPlan({
+    ({ plan, log } = await readPlan({
       configPath: argv.config,
       command: single ? command : undefined,
       processGroup: argv['process-group'],

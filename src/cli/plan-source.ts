@@ -1,10 +1,11 @@
 // Where the plan comes from: a single command after `--`, or the config file
 // found by the lookup order. Turns every config problem into UsageError lines
 // (`file:line:col: path: message`) for the CLI to print and exit 2.
+// The config modules (zod, yaml) and the JSON Schema generator are imported only
+// when a config file is read or the schema printed: a single command needs neither.
 import type { LogFormat, LogLevel, SupervisorPlan } from '../plan/types.js';
 import { ConfigError, formatProblem, orderProblems, type ConfigProblem } from '../config/errors.js';
-import { findConfigPath, parseConfigDocument, readConfigFile, type LoadedConfig } from '../config/load.js';
-import { configJsonSchema } from '../config/schema.js';
+import type { LoadedConfig } from '../config/load.js';
 import { buildPlan, buildSingleCommandPlan } from '../plan/build.js';
 
 export class UsageError extends Error {
@@ -30,7 +31,8 @@ function problemLines(e: unknown): string[] {
   throw e;
 }
 
-function loadPlan(configPath: string | undefined, env: NodeJS.ProcessEnv): PlanSource & { file: string } {
+async function loadPlan(configPath: string | undefined, env: NodeJS.ProcessEnv): Promise<PlanSource & { file: string }> {
+  const { findConfigPath, parseConfigDocument, readConfigFile } = await import('../config/load.js');
   let file: string | undefined;
   try {
     file = findConfigPath(configPath, env);
@@ -69,20 +71,20 @@ function laterProblems(salvaged: LoadedConfig | undefined, env: NodeJS.ProcessEn
   }
 }
 
-export function readPlan(req: PlanRequest): PlanSource {
+export async function readPlan(req: PlanRequest): Promise<PlanSource> {
   if (req.command) {
     if (req.configPath) throw new UsageError(['give either a config file (-c) or a command after --, not both']);
     return { plan: buildSingleCommandPlan(req.command, { processGroup: req.processGroup, env: req.env }), log: {} };
   }
-  const { plan, log } = loadPlan(req.configPath, req.env);
+  const { plan, log } = await loadPlan(req.configPath, req.env);
   return { plan, log };
 }
 
 export type ValidateResult = { ok: true; file: string; programs: number } | { ok: false; problems: string[] };
 
-export function validateConfig(configPath: string | undefined, env: NodeJS.ProcessEnv): ValidateResult {
+export async function validateConfig(configPath: string | undefined, env: NodeJS.ProcessEnv): Promise<ValidateResult> {
   try {
-    const { file, plan } = loadPlan(configPath, env);
+    const { file, plan } = await loadPlan(configPath, env);
     return { ok: true, file, programs: plan.programs.length };
   } catch (e) {
     if (e instanceof UsageError) return { ok: false, problems: e.lines };
@@ -90,6 +92,7 @@ export function validateConfig(configPath: string | undefined, env: NodeJS.Proce
   }
 }
 
-export function configSchemaText(): string {
+export async function configSchemaText(): Promise<string> {
+  const { configJsonSchema } = await import('../config/schema.js');
   return JSON.stringify(configJsonSchema(), null, 2) + '\n';
 }

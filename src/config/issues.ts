@@ -1,7 +1,7 @@
 // Turns zod validation issues into plain-language config problems: one per
 // offending field (one per unknown key), with a path, a message that says what
 // was expected and what was found, and whether to point at the key or the value.
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PathSegment } from './errors.js';
 import type { LocateTarget } from './locate.js';
 import { didYouMean } from './suggest.js';

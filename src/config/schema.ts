@@ -2,7 +2,7 @@
 // typo is an error), converts units and signal names, and generates the JSON
 // Schema editors use. Built-in defaults are NOT applied here (see defaults.ts):
 // every program field stays optional so `defaults:` can be merged in later.
-import { z } from 'zod';
+import * as z from 'zod';
 import { PROGRAM_DEFAULTS, SUPERVISOR_DEFAULTS } from './defaults.js';
 import { normaliseSignal, SIGNAL_NAMES, signalSpelling } from './signals.js';
 import { didYouMean } from './suggest.js';

@@ -5,16 +5,16 @@ import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/cli/plan-source.js';
 import { salvageConfig } from '../../src/config/salvage.js';
 
-function validate(yaml: string): { file: string; problems: string[] } {
+async function validate(yaml: string): Promise<{ file: string; problems: string[] }> {
   const file = join(mkdtempSync(join(tmpdir(), 'validate-')), 'supervisor.yaml');
   writeFileSync(file, yaml);
-  const result = validateConfig(file, { PATH: '/usr/bin:/bin' });
+  const result = await validateConfig(file, { PATH: '/usr/bin:/bin' });
   return { file, problems: result.ok ? [] : result.problems.map((line) => line.slice(file.length)) };
 }
 
 describe('validate reports every problem of a file in one run', () => {
-  it('schema problems do not hide dependency, shell and cap problems in the parts that validated', () => {
-    const { problems } = validate(`
+  it('schema problems do not hide dependency, shell and cap problems in the parts that validated', async () => {
+    const { problems } = await validate(`
 defaults:
   stop_grace: soon
 programs:
@@ -47,9 +47,9 @@ programs:
     ]);
   });
 
-  it('a valid file still validates, and a file without a programs mapping reports just the schema', () => {
-    expect(validate('programs:\n  web: { command: x }\n').problems).toEqual([]);
-    expect(validate('programs: [a, b]\nlog: { level: loud }\n').problems).toEqual([
+  it('a valid file still validates, and a file without a programs mapping reports just the schema', async () => {
+    expect((await validate('programs:\n  web: { command: x }\n')).problems).toEqual([]);
+    expect((await validate('programs: [a, b]\nlog: { level: loud }\n')).problems).toEqual([
       ':1:11: programs: expected a mapping, got a list',
       ':2:15: log.level: expected one of trace, debug, info, warn, error, fatal, got "loud"',
     ]);

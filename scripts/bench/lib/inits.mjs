@@ -19,6 +19,8 @@ export const LABELS = {
   'supervisor-cgroup': 'supervisor (cgroup)',
   supervisord: 'supervisord',
   pm2: 'pm2-runtime',
+  'baseline-single': 'supervisor -- (baseline)',
+  baseline: 'supervisor (baseline)',
 };
 
 /** Which installed peer each column needs. */

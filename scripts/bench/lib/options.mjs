@@ -3,7 +3,7 @@
 // suite working in under ~3 minutes; its figures are not meant to be judged).
 import { parseArgs } from 'node:util';
 
-export const SUITES = ['startup', 'footprint', 'signals', 'reaping', 'restart', 'shutdown', 'memcap', 'logs'];
+export const SUITES = ['startup', 'footprint', 'node', 'signals', 'reaping', 'restart', 'shutdown', 'memcap', 'logs'];
 
 const FULL = {
   startupRounds: 20,
@@ -13,6 +13,9 @@ const FULL = {
   footprintRounds: 3,
   footprintSettleMs: 3000,
   footprintWindowMs: 10_000,
+  nodeRounds: 15,
+  nodeIdleRounds: 3,
+  nodeIdleSettleMs: 3000,
   signalCount: 200,
   signalRounds: 4,
   orphans: 10_000,
@@ -44,6 +47,9 @@ const QUICK = {
   footprintRounds: 1,
   footprintSettleMs: 1500,
   footprintWindowMs: 2000,
+  nodeRounds: 3,
+  nodeIdleRounds: 1,
+  nodeIdleSettleMs: 1500,
   signalCount: 20,
   signalRounds: 2,
   orphans: 1000,

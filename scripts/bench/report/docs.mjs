@@ -2,9 +2,9 @@
 // JSON: machine, date and command, the method, the findings (with the figures
 // of this run, including where a peer wins), and every suite's table.
 // `npm run bench -- --write-docs` measures and writes; `--docs-from FILE` only writes.
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUNDLE, ROOT } from '../lib/fixtures.mjs';
+import { ROOT } from '../lib/fixtures.mjs';
 import { fmt } from '../lib/stats.mjs';
 import { cellText, label, usedColumns } from './format.mjs';
 import { memcapSvg } from './svg.mjs';
@@ -79,9 +79,30 @@ function findings(R) {
     if (ours === undefined) return undefined;
     return (
       `**Start-up: tini adds ${fmt(tini)} ms before the first child runs, the supervisor ${fmt(ours)} ms.** ` +
-      `${node !== undefined && single !== undefined ? `A bare \`node -e 0\` runs in ${fmt(node)} ms and \`supervisor -- /bin/true\` in ${fmt(single)} ms, so about ${fmt(node)} ms is Node's own start and ${fmt(single - node)} ms the supervisor's: mostly compiling and initialising its ${existsSync(BUNDLE) ? `${fmt(statSync(BUNDLE).size / 1e6)} MB ` : ''}single-file bundle (yargs, zod, pino, koffi), as a CPU profile of a start shows. ` : ''}` +
+      `${node !== undefined && single !== undefined ? `A bare \`node -e 0\` runs in ${fmt(node)} ms and \`supervisor -- /bin/true\` in ${fmt(single)} ms, so about ${fmt(node)} ms is Node's own start and ${fmt(single - node)} ms the supervisor's: mostly evaluating the modules of its run path (yargs parsing the command line, pino, the supervision and memory modules; in config mode also zod and yaml), as the start-up section below breaks down. ` : ''}` +
       `${pm2 !== undefined ? `pm2-runtime takes ${fmt(pm2)} ms. ` : ''}${sd !== undefined ? `supervisord takes ${fmt(sd)} ms: it spawns programs only on its first 1 s loop tick.` : ''}`
     );
+  });
+  add(() => {
+    const rows = R.suites.node?.rows ?? [];
+    const parts = [];
+    for (const r of rows.filter((x) => x.label.endsWith(': one-shot start → exit'))) {
+      const version = r.label.split(':')[0];
+      const node = r.cells.node?.median;
+      const single = r.cells['supervisor-single']?.median;
+      const config = r.cells.supervisor?.median;
+      const anon = rows.find((x) => x.label === `${version}: idle anonymous RSS`)?.cells;
+      const cpu = rows.find((x) => x.label === `${version}: CPU time of that run`)?.cells;
+      if (node === undefined || single === undefined) continue;
+      parts.push(
+        `Node ${version.slice(1)}: \`node -e 0\` ${fmt(node)} ms, \`supervisor -- /bin/true\` ${fmt(single)} ms (${fmt(single / node)}×)` +
+          `${config !== undefined ? `, config mode ${fmt(config)} ms (${fmt(config / node)}×)` : ''}` +
+          `${cpu?.node?.n && cpu?.['supervisor-single']?.n ? `, CPU ${fmt(cpu.node.median)} / ${fmt(cpu['supervisor-single'].median)} ms (${fmt(cpu['supervisor-single'].median / cpu.node.median)}×)` : ''}` +
+          `${anon?.node?.n && anon?.['supervisor-single']?.n ? `; idle anonymous RSS ${fmt(anon['supervisor-single'].median)} MiB against bare Node's ${fmt(anon.node.median)} MiB` : ''}`,
+      );
+    }
+    if (parts.length === 0) return undefined;
+    return `**Per Node version** (start to exit, not PID 1; wall times move a lot with the machine's load, CPU times less; see the table): ${parts.join('; ')}.`;
   });
   add(() => {
     const ours = med(R, 'signals', 'p50', 'supervisor');
@@ -239,7 +260,7 @@ export function renderDocs(R) {
   out.push('- Peers take turns (A B C, then B C A…) so the machine\'s drift hits all of them; where a measurement is dominated by timers, they run side by side. Each table says which.');
   out.push('- Whole processes are measured with public tools: /proc (VmRSS, utime+stime, children), hyperfine and /usr/bin/time -v.');
   out.push('');
-  const order = ['startup', 'footprint', 'signals', 'reaping', 'restart', 'shutdown', 'memcap', 'logs'];
+  const order = ['startup', 'footprint', 'node', 'signals', 'reaping', 'restart', 'shutdown', 'memcap', 'logs'];
   for (const key of order) {
     const s = R.suites[key];
     if (!s) continue;
