@@ -58,8 +58,11 @@ export interface GuardProgram extends GuardCandidate {
 
 /** What the guard needs from the memory manager. */
 export interface GuardHost {
-  /** Programs that may be stopped now, with their usage measured now (this is where trees are walked). */
-  candidates(): GuardProgram[];
+  /**
+   * Programs that may be stopped now, with their usage: a program's last sample when it
+   * is at most `maxAgeMs` old, else measured now (this is where trees are walked).
+   */
+  candidates(maxAgeMs: number): GuardProgram[];
   /** Keeps the per-program samples fresh while the container is near (forensics); may walk trees. */
   refreshSamples(): void;
   /** The usual forensics of a program, for the event. */
@@ -69,6 +72,9 @@ export interface GuardHost {
   /** The program's main pid while it runs. */
   runningPid(program: string): number | undefined;
 }
+
+/** What one round read, as assessGuard takes it. */
+type Reading = { usedBytes: number; rateBytesPerS: number; fullStallPct: number | null };
 
 export interface GuardOptions {
   env: MemoryEnvironment;
@@ -92,9 +98,21 @@ const LAG_WINDOW_MS = 5000;
 const MAX_LAG_MS = 1000;
 /** The container's full reading (limit, events, stat) is refreshed at most this often. */
 const FULL_READ_MS = 10_000;
+/** A program's sample this recent is good enough to choose a victim by (no walk while the container fills). */
+const CANDIDATE_AGE_MS = REFRESH_MS;
+/** How long a learned reaction time counts, and the most it can be. */
+const REACTION_MEMORY_MS = 600_000;
+const MAX_LEARNED_REACTION_MS = 1500;
 
 function mb(bytes: number | null | undefined): number | null {
   return bytes === null || bytes === undefined ? null : Math.round((bytes / 1048576) * 10) / 10;
+}
+
+interface Victim {
+  program: string;
+  pid: number;
+  killed: boolean;
+  usageBytes: number;
 }
 
 function killQuiet(pid: number): boolean {
@@ -115,7 +133,14 @@ export class ContainerGuard {
   private lastFull = -Infinity;
   private container: ContainerMemory | null = null;
   /** The program the guard last stopped; no new stop until it is gone, only an escalation to SIGKILL. */
-  private victim?: { program: string; pid: number; killed: boolean };
+  private victim?: Victim;
+  /**
+   * A SIGKILL the guard sent, until the working set shows the memory free: the time
+   * from the reading that decided it to that drop is how long a stop really takes
+   * here (slow or loaded machines take longer than the default reaction time).
+   */
+  private pendingFree?: { decidedAt: number; freedBelowBytes: number; notYetAt: number };
+  private reactions: UsagePoint[] = [];
   private nearNow = false;
   private readonly now: () => number;
   private readonly read: () => ContainerCounters | null;
@@ -217,11 +242,12 @@ export class ContainerGuard {
       if (!this.lastStall || now - this.lastStall.at >= RATE_WINDOW_MS) this.lastStall = { at: now, totalUs: c.fullStallUs };
     }
     const reading = { usedBytes: c.workingSetBytes, rateBytesPerS: growthRate(this.points, RATE_WINDOW_MS), fullStallPct };
+    this.learnReaction(now, c.workingSetBytes);
     // A loop that runs late (a loaded machine, reclaim) reacts late too: add its recent lateness.
     this.lags.push({ at: now, bytes: Math.max(0, this.gapMs - this.askedMs) });
     while (this.lags.length > 0 && now - this.lags[0]!.at > LAG_WINDOW_MS) this.lags.shift();
     const lagMs = Math.min(MAX_LAG_MS, Math.max(0, ...this.lags.map((l) => l.bytes)));
-    const a = assessGuard(reading, lagMs > 0 ? { ...this.limits, reactionMs: this.limits.reactionMs + lagMs } : this.limits);
+    const a = assessGuard(reading, { ...this.limits, reactionMs: this.reactionMs() + lagMs });
     this.askedMs = a.nextTickMs;
     this.nearNow = a.near;
     if (a.nextTickMs < this.limits.slowTickMs) this.stats.fastRounds++;
@@ -229,7 +255,7 @@ export class ContainerGuard {
     if (this.victim && this.o.host.runningPid(this.victim.program) !== this.victim.pid) this.victim = undefined;
     if (this.victim) {
       // Still dying: a SIGKILL when the limit is nearer than its grace.
-      if (a.action === 'kill' && !this.victim.killed) this.escalate(this.victim, c, reading, a);
+      if (a.action === 'kill' && !this.victim.killed) this.escalate(this.victim, c, reading, a, now);
       return a;
     }
     if (a.near && now - this.lastRefresh >= REFRESH_MS) {
@@ -237,20 +263,54 @@ export class ContainerGuard {
       this.stats.walks++;
       this.o.host.refreshSamples();
     }
-    if (a.action !== 'none') this.act(c, reading, a);
+    if (a.action !== 'none') this.act(c, reading, a, now);
     return a;
   }
 
-  private act(c: ContainerCounters, reading: { usedBytes: number; rateBytesPerS: number; fullStallPct: number | null }, a: GuardAssessment): void {
+  /** The reaction time the projection uses: the default, or longer when this machine's stops took longer lately. */
+  reactionMs(): number {
+    const learned = Math.max(0, ...this.reactions.map((r) => r.bytes));
+    return Math.max(this.limits.reactionMs, Math.min(MAX_LEARNED_REACTION_MS, learned));
+  }
+
+  /**
+   * A SIGKILL's memory shows free in this reading: remember how long it took from the
+   * decision, counted to the last reading that did not show it yet (what it surely took).
+   */
+  private learnReaction(now: number, workingSetBytes: number): void {
+    while (this.reactions.length > 0 && now - this.reactions[0]!.at > REACTION_MEMORY_MS) this.reactions.shift();
+    const p = this.pendingFree;
+    if (!p) return;
+    if (workingSetBytes <= p.freedBelowBytes) {
+      this.reactions.push({ at: now, bytes: p.notYetAt - p.decidedAt });
+      this.pendingFree = undefined;
+    } else if (now - p.decidedAt <= MAX_LEARNED_REACTION_MS * 4) {
+      p.notYetAt = now;
+    } else {
+      // Never seen free (the rest of the container grew meanwhile): nothing to learn.
+      this.pendingFree = undefined;
+    }
+  }
+
+  /**
+   * Stops the program most over its share. The stop goes first and the event after it:
+   * near the limit the full reading and the log line cost time the container may not
+   * have (a loaded guest spent hundreds of ms there), so `container.memory_guard`
+   * follows the `child.stop` it explains. `decidedAt` is when the deciding reading was taken.
+   */
+  private act(c: ContainerCounters, reading: Reading, a: GuardAssessment, decidedAt: number): void {
+    const candidates = this.o.host.candidates(CANDIDATE_AGE_MS);
     this.stats.walks++;
     this.lastRefresh = this.now();
-    const candidates = this.o.host.candidates();
     const victim = chooseGuardVictim(candidates, this.limits.limitBytes);
     if (!victim) return;
     const v = candidates.find((x) => x.program === victim.program)!;
     const graceMs = guardGraceMs(v.stopGraceMs, a);
+    this.victim = { program: v.program, pid: v.pid, killed: false, usageBytes: v.usageBytes };
+    const pids = graceMs === 0 ? this.escalate(this.victim, c, reading, a, decidedAt, true) : [];
+    this.o.host.stop(v.program, graceMs);
+    const actedMs = this.now() - decidedAt;
     const container = this.fullRead(this.now());
-    this.victim = { program: v.program, pid: v.pid, killed: false };
     this.o.events.emit(
       'container.memory_guard',
       {
@@ -258,30 +318,32 @@ export class ContainerGuard {
         action: 'stop',
         cause: a.cause,
         usage_bytes: v.usageBytes,
-        ...this.readingFields(c, reading, a),
+        ...this.readingFields(c, reading, a, actedMs),
         candidates: candidates.map((x) => ({ program: x.program, usage_bytes: x.usageBytes, max_bytes: x.maxBytes ?? null })),
         grace_ms: graceMs,
+        ...(graceMs === 0 ? { killed_processes: pids.length } : {}),
       },
-      `container at ${mb(c.workingSetBytes)} MiB of ${mb(this.limits.limitBytes)} MiB${a.cause === 'predicted' ? `, growing ${mb(reading.rateBytesPerS)} MiB/s` : ''}: stopping ${v.program}, the program most over its share`,
+      `container at ${mb(c.workingSetBytes)} MiB of ${mb(this.limits.limitBytes)} MiB${a.cause === 'predicted' ? `, growing ${mb(reading.rateBytesPerS)} MiB/s` : ''}: ${graceMs === 0 ? 'killed' : 'stopping'} ${v.program}, the program most over its share`,
     );
-    this.o.host.stop(v.program, graceMs);
-    if (graceMs === 0) this.escalate(this.victim, c, reading, a, true);
   }
 
-  /** SIGKILL the victim's tree now: the working set would reach the headroom before its grace ends. */
-  private escalate(v: { program: string; pid: number; killed: boolean }, c: ContainerCounters, reading: { usedBytes: number; rateBytesPerS: number; fullStallPct: number | null }, a: GuardAssessment, quiet = false): void {
+  /** SIGKILL the victim's tree now: the working set would reach the headroom before its grace ends. Returns the pids signalled. */
+  private escalate(v: Victim, c: ContainerCounters, reading: Reading, a: GuardAssessment, decidedAt: number, quiet = false): number[] {
     v.killed = true;
     const pids = [v.pid, ...descendantsOf(v.pid)];
     for (const pid of pids) this.kill(pid);
-    if (quiet) return;
+    this.pendingFree = { decidedAt, freedBelowBytes: c.workingSetBytes - v.usageBytes / 2, notYetAt: decidedAt };
+    if (quiet) return pids;
     this.o.events.emit(
       'container.memory_guard',
-      { program: v.program, pid: v.pid, action: 'kill', cause: a.cause, processes: pids.length, ...this.readingFields(c, reading, a) },
+      { program: v.program, pid: v.pid, action: 'kill', cause: a.cause, processes: pids.length, ...this.readingFields(c, reading, a, this.now() - decidedAt) },
       `container at ${mb(c.workingSetBytes)} MiB of ${mb(this.limits.limitBytes)} MiB and growing: SIGKILL to ${v.program} before its grace ends`,
     );
+    return pids;
   }
 
-  private readingFields(c: ContainerCounters, reading: { rateBytesPerS: number; fullStallPct: number | null }, a: GuardAssessment): Record<string, unknown> {
+  /** The reading behind a decision; `actedMs`: from that reading to the signal. */
+  private readingFields(c: ContainerCounters, reading: Reading, a: GuardAssessment, actedMs: number): Record<string, unknown> {
     return {
       container_used_bytes: c.workingSetBytes,
       container_usage_bytes: c.usageBytes,
@@ -292,6 +354,8 @@ export class ContainerGuard {
       limit_bytes: this.limits.limitBytes,
       full_stall_pct: reading.fullStallPct === null ? null : Math.round(reading.fullStallPct * 10) / 10,
       round_gap_ms: this.gapMs,
+      reaction_ms: this.reactionMs(),
+      acted_ms: actedMs,
     };
   }
 }

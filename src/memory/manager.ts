@@ -276,6 +276,9 @@ export class MemoryManager implements SupervisorHooks {
    * program reclaiming at its own cap changes the container's hierarchical counters too.
    */
   private atContainerLimit(): void {
+    // With the guard on, its own rounds keep the "before" and the forensics fresh while near,
+    // and nothing here may compete with its fast path (no memory.stat, no /proc walk there).
+    if (this.guard) return;
     const now = this.now();
     if (now - this.lastNearNote < NEAR_NOTE_MS || this.env.limitBytes === null) return;
     this.lastNearNote = now;
@@ -283,7 +286,7 @@ export class MemoryManager implements SupervisorHooks {
     if (ws === undefined || !nearLimit(ws, undefined, this.env.limitBytes)) return;
     if (this.oomWatch?.containerKillPending()) return; // the kill came first: what is left is not the "before"
     this.oomWatch?.noteProcesses();
-    if (!this.guard) this.sampleUncapped(this.control.runningPids()); // the guard refreshes them itself while near
+    this.sampleUncapped(this.control.runningPids());
   }
 
   /**
@@ -664,8 +667,11 @@ export class MemoryManager implements SupervisorHooks {
       return [...this.programs.values()].filter((pm) => pm.pid !== undefined && running.get(pm.plan.name) === pm.pid && !pm.stoppingForMemory && this.control.isStoppable(pm.plan.name));
     };
     return {
-      candidates: (): GuardProgram[] =>
-        live().map((pm) => ({ program: pm.plan.name, pid: pm.pid!, usageBytes: this.usageBytes(pm, this.sampleNow(pm, pm.pid!)), maxBytes: pm.maxBytes, stopGraceMs: pm.stopGraceMs })),
+      candidates: (maxAgeMs): GuardProgram[] =>
+        live().map((pm) => {
+          const recent = pm.last !== undefined && this.now() - pm.last.at <= maxAgeMs ? pm.last : undefined;
+          return { program: pm.plan.name, pid: pm.pid!, usageBytes: this.usageBytes(pm, recent ?? this.sampleNow(pm, pm.pid!)), maxBytes: pm.maxBytes, stopGraceMs: pm.stopGraceMs };
+        }),
       refreshSamples: () => this.sampleUncapped(this.control.runningPids()),
       forensics: (program, pid, container) => this.forensics(this.programs.get(program)!, pid, container, {}),
       stop: (program, graceMs) => {

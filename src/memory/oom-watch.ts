@@ -231,13 +231,12 @@ export class OomWatch {
     for (const p of this.deps.programs()) {
       const prev = this.last.get(p.name);
       const hold = holding && !this.leaves.has(p.name) && prev !== undefined;
-      if (hold && (p.mainPid === undefined || this.deps.snapshotIncludes?.(p) === false)) {
-        next.set(p.name, prev);
+      if (p.mainPid === undefined || this.deps.snapshotIncludes?.(p) === false) {
+        if (hold) next.set(p.name, prev);
         continue;
       }
-      if (p.mainPid === undefined || this.deps.snapshotIncludes?.(p) === false) continue;
       const procs = new Map<number, ProcInfo>(hold ? prev : []);
-      for (const pid of new Set([p.mainPid, ...safeList(() => this.deps.processesOf(p))])) {
+      for (const pid of this.processesNow(p, p.mainPid)) {
         // comm is read every time: a forked child changes it when it execs.
         procs.set(pid, { pid, comm: this.deps.comm(pid) ?? prev?.get(pid)?.comm ?? null, main: pid === p.mainPid });
       }
@@ -406,9 +405,7 @@ export class OomWatch {
     for (const p of this.deps.programs()) {
       if (p.mainPid === undefined || this.leaves.has(p.name)) continue;
       const procs = this.last.get(p.name) ?? new Map<number, ProcInfo>();
-      for (const pid of new Set([p.mainPid, ...safeList(() => this.deps.processesOf(p))])) {
-        if (!procs.has(pid)) procs.set(pid, { pid, comm: this.deps.comm(pid), main: pid === p.mainPid });
-      }
+      this.addUnseen(procs, this.processesNow(p, p.mainPid), p.mainPid);
       this.last.set(p.name, procs);
     }
   }
@@ -420,15 +417,27 @@ export class OomWatch {
     s.notedAt = now;
     const procs = this.last.get(name);
     if (!procs) return; // no sample of this run yet: the next one takes all
-    for (const pid of safeList(() => s.leaf.pids())) {
-      if (!procs.has(pid)) procs.set(pid, { pid, comm: this.deps.comm(pid), main: false });
-    }
+    this.addUnseen(procs, safeList(() => s.leaf.pids()));
+  }
+
+  /** A program's processes now, its main process first (once). */
+  private processesNow(p: WatchedProgram, mainPid: number): number[] {
+    return [...new Set([mainPid, ...safeList(() => this.deps.processesOf(p))])];
+  }
+
+  /** Records the pids not in `procs` yet, with their command names. */
+  private addUnseen(procs: Map<number, ProcInfo>, pids: number[], mainPid?: number): void {
+    for (const pid of pids) if (!procs.has(pid)) procs.set(pid, { pid, comm: this.deps.comm(pid), main: pid === mainPid });
   }
 
   private watchFile(file: string, onNotify?: () => void): FSWatcher | undefined {
     try {
       const w = watch(file, { persistent: false }, () => {
-        onNotify?.();
+        try {
+          onNotify?.();
+        } catch {
+          // a look between rounds is best effort: the next round looks again
+        }
         if (this.recheck) return;
         this.recheck = setTimeout(() => {
           this.recheck = undefined;

@@ -115,13 +115,19 @@ function harness(programs: WatchedProgram[], trees: Record<string, number[]>, sn
   };
 }
 
+/** A program "app" (main pid 100) in a fake leaf holding `procs`, watched and sampled once. */
+function watchedLeaf(procs: number[], o: { maxBytes?: number; path?: string } = {}) {
+  const leaf = Object.assign(fakeLeaf('app'), o.path === undefined ? {} : { path: o.path });
+  leaf.procs = procs;
+  const h = harness([{ name: 'app', mainPid: 100, leaf, maxBytes: o.maxBytes ?? 1 << 20 }], {});
+  h.watch.leafStarted('app', leaf);
+  h.watch.snapshot();
+  return { leaf, h };
+}
+
 describe('OomWatch', () => {
   it('leaf: one report per increase naming the non-main victim; the group-kill double count is one kill', () => {
-    const leaf = fakeLeaf('app');
-    leaf.procs = [100, 101];
-    const h = harness([{ name: 'app', mainPid: 100, leaf, maxBytes: 1 << 20 }], {});
-    h.watch.leafStarted('app', leaf);
-    h.watch.snapshot();
+    const { leaf, h } = watchedLeaf([100, 101]);
     leaf.procs = [100];
     leaf.events = ev({ oom_kill: 2, oom_group_kill: 1, oom: 1, max: 4 });
     h.setContainer({ oom_kill: 2, oom_group_kill: 1, oom: 1, max: 4 });
@@ -139,11 +145,7 @@ describe('OomWatch', () => {
   });
 
   it('leaf: a kill whose limit was not the leaf\'s is evidence container; the main process reported once', () => {
-    const leaf = fakeLeaf('app');
-    leaf.procs = [100];
-    const h = harness([{ name: 'app', mainPid: 100, leaf, maxBytes: 1 << 30 }], {});
-    h.watch.leafStarted('app', leaf);
-    h.watch.snapshot();
+    const { leaf, h } = watchedLeaf([100], { maxBytes: 1 << 30 });
     leaf.procs = [];
     // A container-wide group kill: the victim counted twice in its leaf, the group kill and the OOM only at the container.
     leaf.events = ev({ oom_kill: 2 });
@@ -156,11 +158,7 @@ describe('OomWatch', () => {
   });
 
   it('a leaf kill read by the container before the leaf is never reported as a kill outside the leaves', () => {
-    const leaf = fakeLeaf('app');
-    leaf.procs = [100, 101, 102];
-    const h = harness([{ name: 'app', mainPid: 100, leaf, maxBytes: 1 << 20 }], {});
-    h.watch.leafStarted('app', leaf);
-    h.watch.snapshot();
+    const { leaf, h } = watchedLeaf([100, 101, 102]);
     for (const [n, victim] of [[1, 101], [2, 102]] as const) {
       // The container's hierarchical counter is read after the kill, the leaf's before it.
       h.setContainer({ oom_kill: n, oom: n, max: n });
@@ -181,12 +179,8 @@ describe('OomWatch', () => {
   it('v2 leaf: a worker forked after the last sample is noted when memory.events changes (the leaf at its limit) and named when it is killed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'oom-note-'));
     try {
-      const leaf = Object.assign(fakeLeaf('app'), { path: dir });
       writeFileSync(join(dir, 'memory.events'), 'max 0\n');
-      leaf.procs = [100];
-      const h = harness([{ name: 'app', mainPid: 100, leaf, maxBytes: 1 << 20 }], {});
-      h.watch.leafStarted('app', leaf);
-      h.watch.snapshot();
+      const { leaf, h } = watchedLeaf([100], { path: dir });
       // The master forks worker 102; before any sample, the leaf reaches its limit.
       leaf.procs = [100, 102];
       leaf.events = ev({ max: 3 });
@@ -236,11 +230,7 @@ describe('OomWatch', () => {
   });
 
   it('leaf: a victim still listed in its leaf but already in exit() is named at once', () => {
-    const leaf = fakeLeaf('app');
-    leaf.procs = [100, 101];
-    const h = harness([{ name: 'app', mainPid: 100, leaf, maxBytes: 1 << 20 }], {});
-    h.watch.leafStarted('app', leaf);
-    h.watch.snapshot();
+    const { leaf, h } = watchedLeaf([100, 101]);
     h.exiting.add(101); // killed, freeing its memory: still in cgroup.procs
     leaf.events = ev({ oom_kill: 1, oom: 1, max: 2 });
     h.watch.check();

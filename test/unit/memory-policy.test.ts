@@ -178,20 +178,22 @@ describe('container guard loop (readings injected)', () => {
     const kills: number[] = [];
     const alive = new Map(programs.map((p) => [p.program, p.pid]));
     const refreshes = { n: 0 };
+    const order: string[] = [];
+    const ages: number[] = [];
     const guard = new ContainerGuard({
       env,
       limitBytes: 256 * MiB,
       thresholdBytes: Math.floor(256 * MiB * 0.95),
       pollMs: 250,
-      events: { emit: (event, fields) => events.push({ event, fields }) },
+      events: { emit: (event, fields) => (order.push(`event ${fields['action']}`), events.push({ event, fields })) },
       now: () => t,
       read: () => counters,
-      kill: (pid) => (kills.push(pid), true),
+      kill: (pid) => (order.push(`kill ${pid}`), kills.push(pid), true),
       host: {
-        candidates: () => programs.filter((p) => alive.has(p.program)),
+        candidates: (maxAgeMs) => (ages.push(maxAgeMs), programs.filter((p) => alive.has(p.program))),
         refreshSamples: () => void refreshes.n++,
         forensics: (program, pid) => ({ program, pid }),
-        stop: (program, graceMs) => void stops.push([program, graceMs]),
+        stop: (program, graceMs) => (order.push(`stop ${program}`), void stops.push([program, graceMs])),
         runningPid: (program) => alive.get(program),
       },
     });
@@ -200,7 +202,7 @@ describe('container guard loop (readings injected)', () => {
       counters = { usageBytes: usedMiB * MiB + 20 * MiB, workingSetBytes: usedMiB * MiB };
       return guard.check();
     };
-    return { guard, step, events, stops, kills, alive, refreshes };
+    return { guard, step, events, stops, kills, alive, refreshes, order, ages };
   }
   const progs: GuardProgram[] = [
     { program: 'steady', pid: 10, usageBytes: 60 * MiB, stopGraceMs: 2000 },
@@ -236,6 +238,58 @@ describe('container guard loop (readings injected)', () => {
     r.alive.delete('leaker');
     r.step(25, 245);
     expect(r.stops.map((s) => s[0])).toEqual(['leaker', 'steady']);
+  });
+  it('acts before it explains: the SIGKILL, then the stop, then the event; victims chosen by samples up to a second old', () => {
+    const r = rig(progs);
+    r.step(250, 150);
+    r.step(25, 250); // past the headroom at once: grace 0
+    expect(r.order).toEqual(['kill 11', 'stop leaker', 'event stop']);
+    expect(r.events[0]!.fields).toMatchObject({ grace_ms: 0, killed_processes: 1, acted_ms: 0, reaction_ms: 400 });
+    expect(r.ages).toEqual([1000]);
+  });
+  it('learns how long a SIGKILL takes to free memory here, and stops the next leak that much earlier', () => {
+    const leakUntilStop = (r: ReturnType<typeof rig>) => {
+      // 7 s flat (the rate window and the loop's lateness forget what came before), then 100 MiB/s
+      let a = r.step(250, 100);
+      for (let i = 0; i < 28; i++) a = r.step(250, 100);
+      let used = 100;
+      const before = r.stops.length;
+      while (r.stops.length === before && used < 256) a = r.step(a.nextTickMs, (used += (100 * a.nextTickMs) / 1000));
+      return used;
+    };
+    const r = rig(progs);
+    expect(r.guard.reactionMs()).toBe(400);
+    r.step(250, 150);
+    r.step(25, 250); // SIGKILLed at once (grace 0)
+    // the memory shows free 900 ms after the deciding reading (still there at 875 ms)
+    for (let i = 0; i < 35; i++) r.step(25, 250);
+    r.step(25, 130);
+    expect(r.guard.reactionMs()).toBe(875);
+    r.alive.set('leaker', 12);
+    const stoppedLearned = leakUntilStop(r);
+    const stoppedAtDefault = leakUntilStop(rig(progs));
+    // 500 ms more at 100 MiB/s is up to 50 MiB earlier (less while the 1 s rate window still ramps up)
+    expect(stoppedLearned).toBeLessThan(stoppedAtDefault - 20);
+    // never more than 1.5 s, whatever was seen
+    const slow = rig(progs);
+    slow.step(250, 150);
+    slow.step(25, 250);
+    slow.step(1000, 250);
+    slow.step(5100, 250);
+    slow.step(25, 130);
+    expect(slow.guard.reactionMs()).toBe(400); // not free within four times the cap: not the stop's doing, not learned
+    const capped = rig(progs);
+    capped.step(250, 150);
+    capped.step(25, 250);
+    capped.step(3000, 250);
+    capped.step(25, 130);
+    expect(capped.guard.reactionMs()).toBe(1500);
+    // a reading that comes late teaches only what it can prove: free somewhere within the gap
+    const late = rig(progs);
+    late.step(250, 150);
+    late.step(25, 250);
+    late.step(3000, 130);
+    expect(late.guard.reactionMs()).toBe(400);
   });
 });
 

@@ -213,8 +213,11 @@ describe.each(RATES)('container guard, read-only 256 MiB oom.group=1 pod, uncapp
     }
     // Per stop: when the working set crossed the threshold (if it did before the
     // decision), the decision, the leaker's exit, and the closest approach around it.
+    const childStops = of(events, 'child.stop', 'leaker');
     const rows = stops.map((s) => {
-      const t = at(s);
+      // The decision: the guard signals first and logs after, so from its child.stop back by acted_ms.
+      const stop = childStops.find((x) => x.pid === s.pid);
+      const t = (stop ? at(stop) : at(s)) - (s.acted_ms ?? 0);
       const exit = exits.find((x) => x.pid === s.pid);
       const te = exit ? at(exit) : t;
       const win = trace.filter((p) => p.t >= t - 2000 && p.t <= te + 300);
@@ -230,6 +233,8 @@ describe.each(RATES)('container guard, read-only 256 MiB oom.group=1 pod, uncapp
         decided_at_mib: mib(s.container_used_bytes),
         growth_mib_s: mib(s.growth_bytes_per_s),
         grace_ms: s.grace_ms,
+        acted_ms: s.acted_ms,
+        reaction_ms: s.reaction_ms,
         after_crossing_ms: cross === undefined ? null : t - cross,
         to_exit_ms: te - t,
         freed_ms: freed ? freed.t - t : null,
