@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Three suites: pure unit tests, tests against real processes on the host
-// (PID namespaces, signals, cgroup v1), and tests inside the cgroup v2 VM bench.
+// Four suites: pure unit tests, tests against real processes on the host
+// (PID namespaces, signals, cgroup v1), other platforms (arm64 under qemu-user,
+// the single executable), and tests inside the cgroup v2 VM bench.
 export default defineConfig({
   test: {
     projects: [
@@ -13,6 +14,17 @@ export default defineConfig({
           globalSetup: ['test/helpers/cgroup-sandbox.setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // Other platforms: arm64 under qemu user-mode emulation (scripts/arm64/setup.mjs),
+        // the single executable (scripts/build-sea.mjs).
+        test: {
+          name: 'platforms',
+          include: ['test/platforms/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 900_000,
           fileParallelism: false,
         },
       },

@@ -162,6 +162,18 @@ export function prepareVm() {
 
 const readIf = (f) => (existsSync(f) ? readFileSync(f, 'utf8') : undefined);
 
+/** VM_DUMP=dir: every run's $VM_OUT files are also written there, for a look afterwards. */
+function dumpIfAsked(files) {
+  const dir = process.env.VM_DUMP;
+  if (dir) {
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(dir, name)), { recursive: true });
+      writeFileSync(join(dir, name), text);
+    }
+  }
+  return files;
+}
+
 function readOut(dir) {
   const files = {};
   const walk = (d, rel) => {
@@ -228,7 +240,7 @@ export async function runInVm(script, { timeoutMs = 300_000, memoryMb = MEMORY_M
       code: Number(exit.trim()),
       stdout: readIf(join(share, 'stdout')) ?? '',
       stderr: readIf(join(share, 'stderr')) ?? '',
-      files: readOut(join(share, 'out')),
+      files: dumpIfAsked(readOut(join(share, 'out'))),
       console: log,
       wallMs,
       timedOut: existsSync(join(share, 'timedout')),

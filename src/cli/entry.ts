@@ -50,6 +50,13 @@ if (process.argv[2] === FOREGROUND_SHIM_FLAG) {
   const { runForegroundShim } = await import('../process/foreground.js');
   runForegroundShim(process.argv.slice(4));
 }
+// `supervisor probe live|ready|startup`, as a Kubernetes exec probe runs it every
+// few seconds: straight to the control client, without yargs and the supervisor's
+// modules (~14 MB less RSS per probe). Any other form goes through the command line.
+if (process.argv[2] === 'probe' && process.argv.length === 4 && /^(live|ready|startup)$/.test(process.argv[3]!)) {
+  const { runControlCommand } = await import('./control-commands.js');
+  process.exit(await runControlCommand('probe', { check: process.argv[3] }));
+}
 const early = catchEarly(EARLY_SIGNALS);
 
 /**
@@ -68,9 +75,13 @@ const compileCache = module as unknown as {
   flushCompileCache?: () => void;
 };
 
+declare const __SUPERVISOR_SEA__: boolean | undefined;
+
 function enableCompileCache(): void {
   try {
     if (process.env.NODE_COMPILE_CACHE) return; // Node enabled it itself, there
+    // The single executable has no module to import and carries its own code cache.
+    if (typeof __SUPERVISOR_SEA__ === 'boolean' && __SUPERVISOR_SEA__) return;
     const directory = fileURLToPath(new URL('./compile-cache/', import.meta.url));
     const major = Number(process.versions.node.split('.')[0]);
     compileCache.enableCompileCache?.(major >= 24 ? { directory, portable: true } : directory);

@@ -11,9 +11,11 @@ import { createLogger, prettyChildLine, useColor } from '../logging/logger.js';
 import { stderr, stdout } from '../logging/sink.js';
 import type { LineFramer } from '../process/output.js';
 import { runSupervisor, VERSION } from '../supervision/run.js';
+import { libc } from '../sys/libc.js';
 import { readPlan, configSchemaText, validateConfig, UsageError } from './plan-source.js';
 import { EXIT_USAGE, EXIT_INTERNAL } from './exit-codes.js';
 import type { EarlySignals } from './entry.js';
+import { CONTROL_COMMANDS, CONTROL_NAMES } from './control-args.js';
 
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty', 'auto'];
@@ -52,6 +54,7 @@ async function main(early: EarlySignals): Promise<void> {
     .command('$0', 'Run the supervisor (default)')
     .command('validate', 'Check a config file: exit 0, or print every problem as file:line:col: path: message and exit 2')
     .command('schema', 'Print the JSON Schema of supervisor.yaml')
+    .command(CONTROL_COMMANDS)
     .example('$0 -c /etc/supervisor.yaml', 'supervise the programs of a config file')
     .example('$0 -- node server.js', 'run one command as PID 1, like tini')
     .example('$0 validate -c supervisor.yaml', 'check a config file')
@@ -69,6 +72,10 @@ async function main(early: EarlySignals): Promise<void> {
   const command = argv['--'] as string[] | undefined;
   const sub = argv._[0];
 
+  if (typeof sub === 'string' && CONTROL_NAMES.has(sub)) {
+    const { runControlCommand } = await import('./control-commands.js');
+    process.exit(await runControlCommand(sub, argv));
+  }
   if (sub === 'schema') {
     process.stdout.write(await configSchemaText());
     return;
@@ -103,6 +110,14 @@ async function main(early: EarlySignals): Promise<void> {
       process.exit(EXIT_USAGE);
     }
     throw e;
+  }
+  // As PID 1 the supervisor must reap orphans, which takes waitpid through koffi:
+  // without koffi's binary it refuses to start rather than let zombies pile up.
+  // Under another init (not PID 1) that init gets the orphans: it runs degraded,
+  // with a libc_unavailable warning (README, "Platforms").
+  if (process.pid === 1) {
+    const { libc: sys, error } = libc();
+    if (!sys) fail(`${error}; as PID 1 the supervisor needs it to reap orphans (README, "Platforms")`, EXIT_INTERNAL);
   }
   // Single-command mode: stdout is the command's alone; the supervisor speaks on
   // stderr, and only when something is wrong unless asked for more (like tini, quiet).

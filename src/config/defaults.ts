@@ -66,5 +66,8 @@ export const SUPERVISOR_DEFAULTS: Readonly<SupervisorDefaults> = Object.freeze({
   }),
 });
 
+/** Probe defaults: Kubernetes' own (initialDelaySeconds 0, periodSeconds 10, timeoutSeconds 1, failureThreshold 3, successThreshold 1). */
+export const PROBE_DEFAULTS = Object.freeze({ initialDelayMs: 0, periodMs: 10_000, timeoutMs: 1000, failureThreshold: 3, successThreshold: 1 });
+
 /** The shell that runs `command` when `shell: true`. */
 export const SHELL_ARGV: readonly string[] = ['/bin/sh', '-c'];

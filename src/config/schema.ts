@@ -3,7 +3,7 @@
 // Schema editors use. Built-in defaults are NOT applied here (see defaults.ts):
 // every program field stays optional so `defaults:` can be merged in later.
 import * as z from 'zod';
-import { PROGRAM_DEFAULTS, SUPERVISOR_DEFAULTS } from './defaults.js';
+import { PROBE_DEFAULTS, PROGRAM_DEFAULTS, SUPERVISOR_DEFAULTS } from './defaults.js';
 import { normaliseSignal, SIGNAL_NAMES, signalSpelling } from './signals.js';
 import { didYouMean } from './suggest.js';
 import {
@@ -16,6 +16,15 @@ import {
   SIZE_HINT,
   SIZE_OR_PERCENT_PATTERN,
 } from './units.js';
+
+/** "host:port" or "[v6]:port" → parts; undefined when malformed. */
+export function parseListen(value: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s\[\]]*)):(\d{1,5})$/.exec(value);
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
 
 export const PROGRAM_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const;
@@ -294,6 +303,112 @@ const command = z
       '(quotes and backslashes; no $variables or globs) unless shell: true.',
   );
 
+export const PROBE_KINDS = ['exec', 'http', 'tcp', 'log'] as const;
+export const DEPENDENCY_CONDITIONS = ['started', 'running', 'healthy', 'completed_successfully'] as const;
+
+const positiveCount = (what: string, defaultValue: number) =>
+  z
+    .number()
+    .int({ error: 'expected a whole number >= 1' })
+    .min(1, { error: 'expected a whole number >= 1' })
+    .optional()
+    .describe(`${what} Default: ${defaultValue}.`);
+
+/** `host:port`, `[v6]:port`, or a bare port (on 127.0.0.1). */
+const TCP_TARGET = /^(?:(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):)?(\d{1,5})$/;
+const TCP_HINT = 'expected host:port like 127.0.0.1:5432, or a port number';
+
+/**
+ * One probe, Kubernetes' fields (initial_delay, period, timeout, failure_threshold,
+ * success_threshold) and exactly one check: exec, http, tcp or log.
+ */
+const probe = (which: 'readiness' | 'liveness' | 'startup') =>
+  z
+    .strictObject({
+      exec: command.optional().describe('Run this command (argv list or a string split into words); exit 0 = success. It runs with the program\'s env, cwd and user, in its own process group, killed at timeout.'),
+      http: z
+        .string()
+        .regex(/^https?:\/\/\S+$/, { error: 'expected an http:// or https:// URL' })
+        .refine((v) => URL.canParse(v), { error: 'expected an http:// or https:// URL' })
+        .optional()
+        .describe('GET this URL; a 2xx or 3xx status = success (https: the certificate is not verified, as in Kubernetes).'),
+      tcp: z
+        .union([z.number().int().min(1).max(65535), z.string().regex(TCP_TARGET)], { error: TCP_HINT })
+        .refine((v) => typeof v === 'number' || Number(TCP_TARGET.exec(v)![3]) <= 65535, { error: TCP_HINT })
+        .optional()
+        .describe('Connect to host:port (or a port on 127.0.0.1); a connection = success.'),
+      log: z
+        .string()
+        .min(1)
+        .refine(
+          (v) => {
+            try {
+              new RegExp(v);
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          { error: 'expected a regular expression (JavaScript syntax)' },
+        )
+        .optional()
+        .describe('Readiness only: ready once a line of the program\'s output (stdout or stderr) matches this regular expression.'),
+      initial_delay: durationField('Wait this long after the program starts before the first probe.', 0),
+      period: durationField('Time between probes.', PROBE_DEFAULTS.periodMs),
+      timeout: durationField('A probe that takes longer fails (an exec probe\'s process group is then SIGKILLed).', PROBE_DEFAULTS.timeoutMs),
+      failure_threshold: positiveCount('Consecutive failures before the probe counts as failed.', PROBE_DEFAULTS.failureThreshold),
+      success_threshold: positiveCount(
+        'Consecutive successes before the probe counts as passing again (must be 1 for liveness and startup).',
+        PROBE_DEFAULTS.successThreshold,
+      ),
+    })
+    .superRefine((value, ctx) => {
+      const kinds = PROBE_KINDS.filter((kind) => value[kind] !== undefined);
+      if (kinds.length !== 1) {
+        ctx.addIssue({
+          code: 'custom',
+          message: kinds.length === 0 ? 'expected one check: exec, http, tcp or log' : `expected one check, got ${kinds.join(' and ')}`,
+        });
+      }
+      if (which !== 'readiness' && value.log !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['log'], message: `a log probe can only be a readiness probe (a ${which} probe needs exec, http or tcp)` });
+      }
+      if (which !== 'readiness' && value.success_threshold !== undefined && value.success_threshold !== 1) {
+        ctx.addIssue({ code: 'custom', path: ['success_threshold'], message: `must be 1 for a ${which} probe (as in Kubernetes)` });
+      }
+    });
+
+const health = z
+  .strictObject({
+    readiness: probe('readiness')
+      .optional()
+      .describe('Whether the program can serve: child.ready / child.not_ready, and depends_on {condition: healthy}.'),
+    liveness: probe('liveness').optional().describe('Whether the program is alive and not wedged: failing past failure_threshold restarts it (child.unhealthy).'),
+    startup: probe('startup')
+      .optional()
+      .describe('Until it succeeds once, readiness and liveness wait; failing past failure_threshold restarts the program (child.unhealthy).'),
+  })
+  .describe('Probes, with the names and meanings of Kubernetes probes. None by default.');
+
+const dependsOn = z
+  .union(
+    [
+      z.array(z.string()),
+      z.record(
+        z.string(),
+        z.strictObject({
+          condition: z
+            .enum(DEPENDENCY_CONDITIONS)
+            .optional()
+            .describe('started: spawned; running: past start_secs (default); healthy: its readiness probe passed; completed_successfully: it exited 0 for good.'),
+        }),
+      ),
+    ],
+    { error: 'expected a list of program names, or a mapping like {db: {condition: healthy}}' },
+  )
+  .optional()
+  .describe('Programs that must be running (or have exited 0 for good) before this one starts; the mapping form sets a condition per program.');
+
 export const programSchema = z
   .strictObject({
     command,
@@ -301,10 +416,12 @@ export const programSchema = z
       .boolean()
       .optional()
       .describe('Run `command` (a string) with /bin/sh -c, so $variables, pipes and globs work. Default: false.'),
-    depends_on: z
-      .array(z.string())
+    depends_on: dependsOn,
+    health: health.optional(),
+    critical: z
+      .boolean()
       .optional()
-      .describe('Programs that must be running (or have exited 0 for good) before this one starts.'),
+      .describe('/readyz and `supervisor probe ready` wait for this program. When no program is critical, they wait for every program. Default: false.'),
     ...sharedProgramFields,
   })
   .describe('One supervised program.');
@@ -364,6 +481,24 @@ export const configSchema = z
       .union([z.string().min(1), z.literal(false)], { error: 'expected a file path, or false' })
       .optional()
       .describe('Where to write a short summary of why the supervisor exited (Kubernetes terminationMessagePath). Default: /dev/termination-log when it exists; false: nowhere.'),
+    http: z
+      .strictObject({
+        listen: z
+          .string()
+          .refine((v) => parseListen(v) !== undefined, { error: 'expected HOST:PORT with a port from 0 to 65535 (0: any free port), e.g. "0.0.0.0:9090" or "[::]:9090"' })
+          .describe('Address of the read-only HTTP listener (/livez, /readyz, /startupz, /status, /metrics).'),
+      })
+      .optional()
+      .describe('The HTTP listener for Kubernetes probes and Prometheus. Off when absent.'),
+    control: z
+      .strictObject({
+        socket: z
+          .union([z.string().min(1), z.literal(false)], { error: 'expected a socket path, or false' })
+          .optional()
+          .describe('The Unix socket of `supervisor status|start|stop|restart|signal|probe` (created 0600). Default: $SUPERVISOR_SOCKET, else /run/supervisor.sock when PID 1 ($XDG_RUNTIME_DIR/supervisor.sock when /run is not writable); false: no socket.'),
+      })
+      .optional()
+      .describe('The control socket.'),
     defaults: defaultsSchema.optional(),
     programs: z
       .record(z.string().regex(PROGRAM_NAME_PATTERN, { error: PROGRAM_NAME_HINT }), programSchema)

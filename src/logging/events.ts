@@ -30,6 +30,9 @@ export const EVENT_LEVELS = {
   'child.kill': 'warn',
   'child.blocked': 'error',
   'child.leftovers': 'warn',
+  'child.ready': 'info',
+  'child.not_ready': 'warn',
+  'child.unhealthy': 'error',
   'signal.forward': 'debug',
   'zombie.reaped': 'debug',
   'descendants.stop': 'info',
@@ -42,6 +45,8 @@ export const EVENT_LEVELS = {
   'child.oom_killed': 'error',
   'child.killed': 'warn',
   'container.memory_guard': 'error',
+  'control.listening': 'info',
+  'control.request': 'info',
 } as const satisfies Record<string, LogLevel>;
 
 export type EventName = keyof typeof EVENT_LEVELS;

@@ -129,6 +129,19 @@ export class MemoryManager implements SupervisorHooks {
     }
   }
 
+  /** What the last sample saw of a program (status, metrics): usage and cap, when known; no new reads. */
+  usageOf(name: string): { usedBytes?: number; capBytes?: number; highBytes?: number; enforcement: Enforcement } | undefined {
+    const pm = this.programs.get(name);
+    if (!pm) return undefined;
+    const used = pm.pid === undefined ? undefined : (pm.lastLeafUsage?.currentBytes ?? (pm.last && pm.last.rssBytes > 0 ? pm.last.rssBytes : undefined));
+    return {
+      enforcement: pm.enforcement,
+      ...(used === undefined ? {} : { usedBytes: used }),
+      ...(pm.maxBytes === undefined ? {} : { capBytes: pm.maxBytes }),
+      ...(pm.highBytes === undefined ? {} : { highBytes: pm.highBytes }),
+    };
+  }
+
   /** Detects, decides, protects PID 1, logs `supervisor.environment`, starts the sampling timer. */
   start(): void {
     const env = this.env;

@@ -3,15 +3,15 @@
 // groups, and orders the programs. Every problem found is reported together as
 // one ConfigError pointing into the config file.
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { PROGRAM_DEFAULTS, SHELL_ARGV, SUPERVISOR_DEFAULTS } from '../config/defaults.js';
+import { PROBE_DEFAULTS, PROGRAM_DEFAULTS, SHELL_ARGV, SUPERVISOR_DEFAULTS } from '../config/defaults.js';
 import { ConfigError, formatProblem, problemAt, type ConfigOrigin, type ConfigProblem, type PathSegment } from '../config/errors.js';
 import type { LoadedConfig } from '../config/load.js';
-import type { Config, EndActionConfig, ProgramConfig } from '../config/schema.js';
+import { parseListen, type Config, type EndActionConfig, type ProgramConfig } from '../config/schema.js';
 import { formatDuration } from '../config/units.js';
 import { childEnv, inheritedEnv } from './env.js';
 import { fieldSource, mergeDefaults } from './merge.js';
 import { computeStartOrder } from './order.js';
-import type { EndAction, ProgramMemoryPlan, ProgramPlan, SupervisorMemoryPlan, SupervisorPlan } from './types.js';
+import type { DependencyCondition, EndAction, HealthPlan, ProbeCheck, ProbePlan, ProgramMemoryPlan, ProgramPlan, SupervisorMemoryPlan, SupervisorPlan } from './types.js';
 import { readUserDb, resolveIdentity, type PasswdEntry, type UserDb } from './users.js';
 import { checkShellSyntax, type ShellChecker } from './shell-check.js';
 import { splitWords, WordsError } from './words.js';
@@ -84,7 +84,7 @@ function programPlan(
   own: ProgramConfig,
   config: Config,
   context: { inherited: Record<string, string>; baseDir: string; userDb: () => UserDb; problems: Problems; checkShell: ShellChecker },
-): ProgramPlan & { priority: number; dependsOn: string[] } {
+): ProgramPlan & { priority: number; dependsOn: string[]; dependsOnKeys: PathSegment[] } {
   const p = mergeDefaults(config.defaults, own);
   const { problems } = context;
 
@@ -152,9 +152,66 @@ function programPlan(
     onExit: toEndAction(p.on_exit, PROGRAM_DEFAULTS.onExit),
     onFatal: toEndAction(p.on_fatal, PROGRAM_DEFAULTS.onFatal),
     memory: memoryPlan(p.memory),
+    ...healthField(name, own.health, problems),
+    ...dependencies(own.depends_on),
     priority: p.priority ?? PROGRAM_DEFAULTS.priority,
-    dependsOn: [...new Set(p.depends_on ?? [])],
+    ...(p.critical ? { critical: true } : {}),
   };
+}
+
+/** depends_on in either form: names (list order), their conditions (map form), and each entry's path segment for problems. */
+function dependencies(dependsOn: ProgramConfig['depends_on']): {
+  dependsOn: string[];
+  dependsOnKeys: PathSegment[];
+  startConditions?: Record<string, DependencyCondition>;
+} {
+  if (dependsOn === undefined) return { dependsOn: [], dependsOnKeys: [] };
+  if (Array.isArray(dependsOn)) {
+    const names = [...new Set(dependsOn)];
+    return { dependsOn: names, dependsOnKeys: names.map((n) => dependsOn.indexOf(n)) };
+  }
+  const names = Object.keys(dependsOn);
+  const startConditions = Object.fromEntries(names.map((n) => [n, dependsOn[n]?.condition ?? 'running'] as const));
+  return { dependsOn: names, dependsOnKeys: names, startConditions };
+}
+
+function probePlan(name: string, which: string, probe: NonNullable<NonNullable<ProgramConfig['health']>['readiness']>, problems: Problems): ProbePlan {
+  const d = PROBE_DEFAULTS;
+  let check: ProbeCheck;
+  if (probe.exec !== undefined) {
+    const argv = commandArgv(probe.exec, false);
+    if ('error' in argv) problems.add(['programs', name, 'health', which, 'exec'], argv.error);
+    check = { kind: 'exec', argv: 'argv' in argv ? argv.argv : [] };
+  } else if (probe.http !== undefined) check = { kind: 'http', url: probe.http };
+  else if (probe.tcp !== undefined) check = tcpCheck(probe.tcp);
+  else check = { kind: 'log', pattern: probe.log ?? '' };
+  return {
+    check,
+    initialDelayMs: probe.initial_delay ?? d.initialDelayMs,
+    periodMs: probe.period ?? d.periodMs,
+    timeoutMs: probe.timeout ?? d.timeoutMs,
+    failureThreshold: probe.failure_threshold ?? d.failureThreshold,
+    successThreshold: probe.success_threshold ?? d.successThreshold,
+  };
+}
+
+/** `host:port`, `[v6]:port` or a port (on 127.0.0.1); the schema checked the form. */
+export function tcpCheck(target: string | number): ProbeCheck {
+  if (typeof target === 'number') return { kind: 'tcp', host: '127.0.0.1', port: target };
+  const colon = target.lastIndexOf(':');
+  if (colon === -1) return { kind: 'tcp', host: '127.0.0.1', port: Number(target) };
+  const host = target.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  return { kind: 'tcp', host, port: Number(target.slice(colon + 1)) };
+}
+
+function healthField(name: string, health: ProgramConfig['health'], problems: Problems): { health?: HealthPlan } {
+  if (health === undefined) return {};
+  const out: HealthPlan = {};
+  for (const which of ['readiness', 'liveness', 'startup'] as const) {
+    const probe = health[which];
+    if (probe !== undefined) out[which] = probePlan(name, which, probe, problems);
+  }
+  return Object.keys(out).length === 0 ? {} : { health: out };
 }
 
 function memoryPlan(m: ProgramConfig['memory']): ProgramMemoryPlan {
@@ -205,15 +262,31 @@ export function buildPlan(input: Config | LoadedConfig, options: BuildPlanOption
     programPlan(name, program, config, { inherited, baseDir, userDb, problems, checkShell: options.checkShell ?? checkShellSyntax }),
   );
 
+  const byName = new Map(built.map((program) => [program.name, program]));
   const { order, startAfter, problems: orderProblems } = computeStartOrder(built);
   for (const problem of orderProblems) {
-    problems.add(['programs', problem.program, 'depends_on', problem.index], problem.message);
+    problems.add(['programs', problem.program, 'depends_on', byName.get(problem.program)!.dependsOnKeys[problem.index]!], problem.message);
+  }
+  for (const program of built) {
+    for (const [dependency, condition] of Object.entries(program.startConditions ?? {})) {
+      if (condition === 'healthy' && byName.has(dependency) && byName.get(dependency)!.health?.readiness === undefined) {
+        problems.add(
+          ['programs', program.name, 'depends_on', dependency, 'condition'],
+          `condition healthy needs a readiness probe on ${JSON.stringify(dependency)} (health.readiness), and it has none`,
+        );
+      }
+      if (condition === 'completed_successfully' && byName.get(dependency)?.restart === 'always') {
+        problems.add(
+          ['programs', program.name, 'depends_on', dependency, 'condition'],
+          `condition completed_successfully needs ${JSON.stringify(dependency)} to end (restart: never or on-failure); with restart: always it never completes`,
+        );
+      }
+    }
   }
   problems.throwIfAny();
 
-  const byName = new Map(built.map((program) => [program.name, program]));
   const programs = order.map((name) => {
-    const { priority: _priority, dependsOn: _dependsOn, ...plan } = byName.get(name)!;
+    const { priority: _priority, dependsOn: _dependsOn, dependsOnKeys: _keys, ...plan } = byName.get(name)!;
     return { ...plan, startAfter: startAfter[name] ?? [] };
   });
 
@@ -227,6 +300,8 @@ export function buildPlan(input: Config | LoadedConfig, options: BuildPlanOption
     memory: supervisorMemoryPlan(config.memory),
     ...(config.termination_log === undefined ? {} : { terminationLog: config.termination_log === false ? null : config.termination_log }),
     singleCommand: false,
+    ...(config.http ? { http: parseListen(config.http.listen)! } : {}),
+    ...(config.control?.socket === undefined ? {} : { controlSocket: config.control.socket === false ? null : config.control.socket }),
     ...(source === undefined ? {} : { source }),
   };
 }

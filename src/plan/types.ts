@@ -68,6 +68,32 @@ export interface SupervisorMemoryPlan {
 
 export type LeftoversMode = 'stop' | 'keep';
 
+/** One check of a program's health (Kubernetes probe fields, in ms). */
+export type ProbeCheck =
+  | { kind: 'exec'; argv: string[] }
+  | { kind: 'http'; url: string }
+  | { kind: 'tcp'; host: string; port: number }
+  /** Readiness only: ready once a line of the program's output matches. */
+  | { kind: 'log'; pattern: string };
+
+export interface ProbePlan {
+  check: ProbeCheck;
+  initialDelayMs: number;
+  periodMs: number;
+  timeoutMs: number;
+  failureThreshold: number;
+  successThreshold: number;
+}
+
+export interface HealthPlan {
+  readiness?: ProbePlan;
+  liveness?: ProbePlan;
+  startup?: ProbePlan;
+}
+
+/** When a dependent may start (depends_on conditions, like Compose). */
+export type DependencyCondition = 'started' | 'running' | 'healthy' | 'completed_successfully';
+
 export interface ProgramPlan {
   name: string;
   /** argv[0] is the executable; with shell=true, argv is ['/bin/sh', '-c', script]. */
@@ -94,6 +120,10 @@ export interface ProgramPlan {
   leftovers: LeftoversMode;
   /** Programs that must be RUNNING (or have exited 0 for good) before this one starts. */
   startAfter: string[];
+  /** The condition each of startAfter must meet; absent or missing entries mean `running`. */
+  startConditions?: Record<string, DependencyCondition>;
+  /** Probes; absent: none (no timers, no CPU). */
+  health?: HealthPlan;
   output: OutputMode;
   /** stdin: inherit (single-command mode, like tini) or ignore. */
   stdin: 'inherit' | 'ignore';
@@ -101,6 +131,8 @@ export interface ProgramPlan {
   onFatal: EndAction;
   /** Absent: no cap, default oom_score_adj (hand-made plans in tests). */
   memory?: ProgramMemoryPlan;
+  /** /readyz waits for the critical programs (for every program when none is). Absent: false. */
+  critical?: boolean;
 }
 
 export interface LogPlan {
@@ -124,4 +156,8 @@ export interface SupervisorPlan {
   terminationLog?: string | null;
   /** The config file this plan came from, if any. */
   source?: string;
+  /** The read-only HTTP listener (src/observe/); absent: off. */
+  http?: { host: string; port: number };
+  /** The control socket: a path, null = none, undefined = the default (src/control/socket-path.ts). */
+  controlSocket?: string | null;
 }

@@ -21,6 +21,10 @@ import { jobControl, type JobControl } from '../sys/job-control.js';
 
 import { FOREGROUND_SHIM_FLAG } from './shim-flag.js';
 
+declare const __SUPERVISOR_SEA__: boolean | undefined;
+/** Whether this is the single executable (a build-time constant). */
+const IS_SEA = typeof __SUPERVISOR_SEA__ === 'boolean' && __SUPERVISOR_SEA__;
+
 const ENOENT = 2;
 
 /** argv[3] of a shim that waits at its gate (fd 3) before the exec; plain `--` otherwise. */
@@ -100,7 +104,9 @@ export class ForegroundTerminal {
    * before child.spawn on the terminal.
    */
   plan(p: ProgramPlan): ProgramPlan {
-    return { ...p, argv: [process.execPath, process.argv[1]!, FOREGROUND_SHIM_FLAG, GATED, ...p.argv], processGroup: false };
+    // The single executable (scripts/build-sea.mjs) is itself the supervisor: no script argument.
+    const self = IS_SEA ? [process.execPath] : [process.execPath, process.argv[1]!];
+    return { ...p, argv: [...self, FOREGROUND_SHIM_FLAG, GATED, ...p.argv], processGroup: false };
   }
 
   spawned(pid: number): void {

@@ -70,14 +70,20 @@ export class LineSplitter {
   }
 }
 
-export function pipeFramedLines(source: Readable, program: string, stream: StreamName, sink: Sink, frame: LineFramer = frameLine): void {
+/** `output: inherit` lines that pass through the supervisor (a log probe reads them): written as they came. */
+export const rawLine: LineFramer = (_program, _stream, line) => `${line}\n`;
+
+export function pipeFramedLines(source: Readable, program: string, stream: StreamName, sink: Sink, frame: LineFramer = frameLine, onLine?: (line: string) => void): void {
   const splitter = new LineSplitter();
   const emit = (lines: string[]) => {
     if (lines.length === 0) return;
     const time = new Date().toISOString();
     let out = '';
     for (const line of lines) out += frame(program, stream, line, time);
-    if (!sink.writeOutput(out)) {
+    const written = sink.writeOutput(out);
+    // After the write: what a line made happen (child.ready) is logged after the line.
+    if (onLine) for (const line of lines) onLine(line);
+    if (!written) {
       // The reader is behind: stop reading this child until it caught up
       // (Node stops reading the pipe once its own small buffer is full).
       source.pause();

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import type { ProgramPlan } from '../plan/types.js';
 import type { Sink } from '../logging/sink.js';
-import { pipeFramedLines, type LineFramer } from './output.js';
+import { pipeFramedLines, rawLine, type LineFramer } from './output.js';
 import { classifySpawnError, type SpawnFailure } from './spawn-failure.js';
 
 export { failureExitCode, type SpawnFailure } from './spawn-failure.js';
@@ -16,6 +16,14 @@ const spawnedPids = new Set<number>();
 
 export function isSpawnedChild(pid: number): boolean {
   return spawnedPids.has(pid);
+}
+
+/** Registers a process child_process spawned outside startChild (a probe), until libuv reports its exit. */
+export function trackSpawnedChild(child: ChildProcess): void {
+  const pid = child.pid;
+  if (pid === undefined) return;
+  spawnedPids.add(pid);
+  child.once('exit', () => spawnedPids.delete(pid));
 }
 
 export interface ChildExit {
@@ -52,7 +60,14 @@ function describeFailure(plan: ProgramPlan, err: NodeJS.ErrnoException): SpawnFa
  * Spawns the program. Returns the handle, or undefined when the spawn failed
  * (then `onSpawnFailed` is called on a later tick, never synchronously).
  */
-export function startChild(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallbacks, options: { gate?: boolean } = {}): ChildHandle | undefined {
+export interface StartOptions {
+  /** Hold the child at a gate (fd 3) until openGate (the terminal shim). */
+  gate?: boolean;
+  /** Each line of the child's output (a log readiness probe): an `inherit` child's output then passes through the supervisor, unchanged. */
+  onLine?: (line: string) => void;
+}
+
+export function startChild(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallbacks, options: StartOptions = {}): ChildHandle | undefined {
   // libuv reports a missing cwd as ENOENT, indistinguishable from a missing
   // command: check it first so the message names the right culprit.
   if (plan.cwd !== undefined) {
@@ -70,6 +85,7 @@ export function startChild(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallb
   }
 
   const json = plan.output === 'json';
+  const piped = json || options.onLine !== undefined;
   let child: ChildProcess;
   try {
     child = spawn(plan.argv[0]!, plan.argv.slice(1), {
@@ -79,7 +95,7 @@ export function startChild(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallb
       uid: plan.uid,
       gid: plan.gid,
       detached: plan.processGroup,
-      stdio: [plan.stdin, json ? 'pipe' : 'inherit', json ? 'pipe' : 'inherit', ...(options.gate ? (['pipe'] as const) : [])],
+      stdio: [plan.stdin, piped ? 'pipe' : 'inherit', piped ? 'pipe' : 'inherit', ...(options.gate ? (['pipe'] as const) : [])],
       windowsHide: true,
     });
   } catch (e) {
@@ -102,9 +118,10 @@ export function startChild(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallb
     spawnedPids.delete(pid);
     cb.onExit({ code, signal });
   });
-  if (json) {
-    pipeFramedLines(child.stdout!, plan.name, 'stdout', sinks.stdout, sinks.frame);
-    pipeFramedLines(child.stderr!, plan.name, 'stderr', sinks.stderr, sinks.frame);
+  if (piped) {
+    const frame = json ? sinks.frame : rawLine;
+    pipeFramedLines(child.stdout!, plan.name, 'stdout', sinks.stdout, frame, options.onLine);
+    pipeFramedLines(child.stderr!, plan.name, 'stderr', sinks.stderr, frame, options.onLine);
   }
   const gate = options.gate ? (child.stdio[3] as { destroy(): void } | null | undefined) : undefined;
   return {

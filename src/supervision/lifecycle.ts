@@ -33,6 +33,8 @@ export interface StopIntent {
   graceMs?: number;
   /** The program turns fatal once this run has ended (memory.oom_loop uses this). */
   giveUp?: boolean;
+  /** Part of the supervisor's shutdown, which stops every leftover process itself. */
+  shutdown?: boolean;
 }
 
 export interface ExitInfo {
@@ -62,7 +64,7 @@ export interface ProgramState {
   retryingSpawn?: boolean;
   /** The last run's leftovers are being stopped; no new run until they are gone. */
   awaitingLeftovers?: boolean;
-  /** The backoff elapsed while leftovers were still there: restart as soon as they are gone. */
+  /** The next run is due (the backoff elapsed, or a start was asked) while leftovers are still there: it starts as soon as they are gone. */
   restartDue?: boolean;
 }
 
@@ -86,7 +88,9 @@ export type LifecycleInput =
   | { type: 'kill'; reason: string }
   | { type: 'leftovers_grace_elapsed' }
   /** Nothing the last run left is alive any more (also when it left nothing). */
-  | { type: 'leftovers_gone' };
+  | { type: 'leftovers_gone' }
+  /** An ended program (exited or fatal) may start again: asked by the operator (`supervisor start`). */
+  | { type: 'revive' };
 
 export type TimerName = 'start_secs' | 'backoff' | 'grace' | 'leftovers_grace';
 
@@ -203,6 +207,7 @@ export function transition(state: ProgramState, input: LifecycleInput, plan: Pro
   switch (input.type) {
     case 'start':
       if (state.phase !== 'stopped') return same(state);
+      if (state.awaitingLeftovers) return same({ ...state, restartDue: true });
       return { state: { ...state, phase: 'starting' }, effects: [{ type: 'spawn' }], events: [] };
 
     case 'backoff_elapsed':
@@ -217,6 +222,7 @@ export function transition(state: ProgramState, input: LifecycleInput, plan: Pro
       if (!state.awaitingLeftovers) return same(state);
       const cleared: ProgramState = { ...state, awaitingLeftovers: false };
       if (state.phase === 'backoff' && state.restartDue) return restartNow(cleared, plan);
+      if (state.phase === 'stopped' && state.restartDue) return { state: { ...cleared, phase: 'starting', restartDue: false }, effects: [{ type: 'spawn' }], events: [] };
       return same({ ...cleared, restartDue: false });
     }
 
@@ -302,11 +308,13 @@ export function transition(state: ProgramState, input: LifecycleInput, plan: Pro
         });
       }
       if (intent && !intent.restart) {
-        return {
+        const stopped: Transition = {
           state: { ...state, phase: 'exited', pid: undefined, startedAt: undefined, stopIntent: undefined, lastExit: exit },
           effects: [{ type: 'clear_timers' }, { type: 'ended', how: 'stopped' }],
           events,
         };
+        // An operator's stop ends the whole run; a shutdown stops what is left itself.
+        return intent.shutdown ? stopped : stopLeftovers(plan, stopped);
       }
       const failed = intent !== undefined || exit.status !== 0;
       return afterRun(state, plan, exit, failed, now, events);
@@ -349,6 +357,11 @@ export function transition(state: ProgramState, input: LifecycleInput, plan: Pro
         effects: [{ type: 'signal', signal: 'SIGKILL' }],
         events: [{ event: 'child.kill', fields: { pid: state.pid, reason: 'stop_grace_expired' }, msg: `${plan.name} still running after its stop grace: SIGKILL` }],
       };
+
+    case 'revive':
+      if (state.phase !== 'exited' && state.phase !== 'fatal') return same(state);
+      // A fresh crash-loop window and backoff; restarts keep counting.
+      return { state: { ...state, phase: 'stopped', restartTimes: [], nextDelayMs: plan.backoff.initialMs, stopIntent: undefined }, effects: [], events: [] };
 
     case 'kill':
       if (!ALIVE_PHASES.has(state.phase)) return same(state);

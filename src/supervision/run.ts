@@ -21,8 +21,12 @@ import { startReaper } from '../process/reaper.js';
 import { libc } from '../sys/libc.js';
 import { detectMemoryEnvironment } from '../memory/environment.js';
 import { MemoryManager } from '../memory/manager.js';
+import { HealthMonitor } from '../health/monitor.js';
 import { TerminationSummary, writeTerminationMessage } from '../logging/termination.js';
 import { Supervisor, type SupervisorHooks } from './supervisor.js';
+import { startControlPlane, type ControlPlane } from '../control/plane.js';
+import { phaseReadiness } from '../control/status.js';
+import { EventCounters } from '../observe/counters.js';
 
 declare const __SUPERVISOR_VERSION__: string;
 export const VERSION = typeof __SUPERVISOR_VERSION__ === 'string' ? __SUPERVISOR_VERSION__ : '0.0.0-dev';
@@ -50,7 +54,9 @@ function errorFields(e: unknown): Record<string, unknown> {
 }
 
 export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger: EventSink): Supervisor {
-  const events = new TerminationSummary(logger);
+  // /metrics counts some events (src/observe/counters.ts): only when the HTTP listener is on.
+  const counters = plan.http ? new EventCounters() : undefined;
+  const events = new TerminationSummary(counters ? counters.tap(logger) : logger);
   makeStdioBlocking();
   const sinks = { stdout: stdout(), stderr: stderr(), frame: options.frame };
   const { libc: sys, error: libcError } = libc();
@@ -95,22 +101,41 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     refreshProcesses: () => ownership.refresh(),
     processesOf: (name) => ownership.pidsOf(name),
   });
+  // The health monitor (probes) likewise: src/health/monitor.ts. No probes configured: no hooks.
+  const health = new HealthMonitor(plan, events, {
+    isProbeable: (name) => supervisor?.isStoppable(name) ?? false,
+    restartUnhealthy: (name, reason) => supervisor?.stopForRestart(name, reason),
+    readinessChanged: () => supervisor?.dependenciesChanged(),
+  });
+  const probes = health.active ? health.hooks() : undefined;
   const hooks: SupervisorHooks = {
     beforeSpawn: (p) => memory.beforeSpawn(p),
-    afterSpawn(p, pid) {
+    afterSpawn: (p, pid) => {
       if (pid !== undefined) ownership.adopt(p.name, pid);
-      memory.afterSpawn(p, pid);
+      try {
+        memory.afterSpawn(p, pid);
+      } finally {
+        probes?.afterSpawn(p, pid);
+      }
     },
-    childExited(p, pid, exit, stopping) {
+    childExited: (p, pid, exit, stopping) => {
       ownership.mainExited(p.name, pid);
-      memory.childExited(p, pid, exit, stopping);
+      try {
+        memory.childExited(p, pid, exit, stopping);
+      } finally {
+        probes?.childExited(p, pid, exit, stopping);
+      }
     },
     programEnded: (p) => memory.programEnded(p),
+    ...(probes ? { phaseChanged: probes.phaseChanged, shutdownBegan: probes.shutdownBegan } : {}),
     finished(code) {
       memory.finished();
+      control?.close();
       writeTerminationMessage(events.text(code), plan.terminationLog);
     },
   };
+
+  let control: ControlPlane | undefined;
 
   // The final kill of a shutdown: SIGSTOP sweeps, then SIGKILL (src/process/kill-tree.ts).
   const treeAccess = procTreeAccess();
@@ -119,6 +144,7 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
   supervisor = new Supervisor(plan, { remapToZero: options.remapToZero }, {
     events,
     hooks,
+    isReady: (name) => health.isReady(name),
     sinks,
     now: () => Date.now(),
     ops: {
@@ -130,7 +156,7 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
             if (child?.openGate) process.nextTick(child.openGate);
             return child;
           }
-        : startChild,
+        : (p, childSinks, cb) => startChild(p, childSinks, cb, { onLine: probes && health.lineObserver(p) }),
       descendants: () => descendantsOf(process.pid),
       kill: killPid,
       killRound: () => killRound(treeAccess, { root: process.pid, mayKillGroup, maxSweeps: 1000, maxMs: 200 }),
@@ -242,6 +268,24 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     memory.start();
   } catch (e) {
     events.emit('supervisor.error', errorFields(e), 'memory management failed to start: programs run without caps');
+  }
+  // The control socket and the HTTP listener (src/control/, src/observe/): read the supervisor, ask it through its queue.
+  try {
+    control = startControlPlane({
+      plan,
+      supervisor,
+      // Per-program probe results for /readyz, status and metrics; without probes, the lifecycle phase decides.
+      readiness: health.active ? { healthOf: (name) => health.programStatus(name) } : phaseReadiness,
+      memory: (name) => memory.usageOf(name),
+      events,
+      counters,
+      droppedLogLines: () => sinks.stdout.dropped + sinks.stderr.dropped,
+      version: VERSION,
+      pid1: isPid1,
+      env: process.env,
+    });
+  } catch (e) {
+    events.emit('supervisor.error', errorFields(e), 'the control plane failed to start: programs run without it');
   }
   // A shutdown asked for during start-up ends the run before any program starts,
   // a job-control stop stops us; other signals had nobody to go to yet.

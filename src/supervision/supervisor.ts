@@ -6,7 +6,8 @@
 import type { ProgramPlan, SupervisorPlan } from '../plan/types.js';
 import type { EventSink } from '../logging/events.js';
 import type { ChildExit, ChildHandle, OutputSinks, SpawnCallbacks } from '../process/spawn.js';
-import { ALIVE_PHASES, initialState, transition, type LifecycleInput, type ProgramState, type TimerName } from './lifecycle.js';
+import { ALIVE_PHASES, initialState, transition, type LifecycleInput, type Phase, type ProgramState, type TimerName } from './lifecycle.js';
+import { conditionFailed, conditionMet, type DependencyView } from './dependency.js';
 import { decideExitCode, type ShutdownCause } from './exit-code.js';
 import type { KillRoundResult } from '../process/kill-tree.js';
 import { runFinalKill, type FinalKillHandle } from './shutdown-kill.js';
@@ -39,6 +40,10 @@ export interface SupervisorHooks {
   childExited?(plan: ProgramPlan, pid: number, exit: ChildExit, stopping: boolean): void;
   /** The program will not run again. */
   programEnded?(plan: ProgramPlan): void;
+  /** The program's lifecycle phase changed (the health monitor stops probing a program being stopped). */
+  phaseChanged?(plan: ProgramPlan, phase: Phase): void;
+  /** A shutdown began: nothing may be restarted or probed any more. */
+  shutdownBegan?(): void;
   /** Everything is gone; the supervisor exits with `code` right after. */
   finished?(code: number): void;
 }
@@ -46,6 +51,8 @@ export interface SupervisorHooks {
 export interface SupervisorDeps {
   events: EventSink;
   hooks?: SupervisorHooks;
+  /** Whether a program's readiness probe has passed (depends_on condition `healthy`); absent: never. */
+  isReady?(name: string): boolean;
   sinks: OutputSinks;
   ops: ProcessOps;
   now(): number;
@@ -67,6 +74,33 @@ interface Runtime {
   blocked: boolean;
   /** Polls until the last run's leftovers are gone. */
   leftoverPoll?: NodeJS.Timeout;
+  /** Stopped by the operator (`supervisor stop`): stays down, and the supervisor stays up, until started again. */
+  held: boolean;
+  /** `supervisor restart` of a running program: start it again once its stop is over. */
+  restartAfterStop: boolean;
+}
+
+/** One program as the control plane sees it (src/control/): a read-only copy. */
+export interface ProgramView {
+  name: string;
+  phase: ProgramState['phase'];
+  pid?: number;
+  restarts: number;
+  /** When the current run was spawned (ms since the epoch). */
+  startedAt?: number;
+  lastExit?: ProgramState['lastExit'];
+  /** Will never start: a dependency failed. */
+  blocked: boolean;
+  /** Stopped by the operator. */
+  held: boolean;
+  critical: boolean;
+  stopping: boolean;
+}
+
+/** The answer to an operator's command (`supervisor stop NAME` …): one line for the user. */
+export interface ControlResult {
+  ok: boolean;
+  message: string;
 }
 
 interface Shutdown {
@@ -115,7 +149,7 @@ export class Supervisor {
     private readonly options: SupervisorOptions,
     private readonly deps: SupervisorDeps,
   ) {
-    this.runtimes = plan.programs.map((p) => ({ plan: p, state: initialState(p), timers: new Map(), blocked: false }));
+    this.runtimes = plan.programs.map((p) => ({ plan: p, state: initialState(p), timers: new Map(), blocked: false, held: false, restartAfterStop: false }));
     for (const rt of this.runtimes) this.byName.set(rt.plan.name, rt);
   }
 
@@ -182,6 +216,101 @@ export class Supervisor {
     return out;
   }
 
+  /** Every program's state now, in start order (status, probes, metrics). */
+  programViews(): ProgramView[] {
+    return this.runtimes.map((rt) => ({
+      name: rt.plan.name,
+      phase: rt.state.phase,
+      ...(rt.child && ALIVE_PHASES.has(rt.state.phase) ? { pid: rt.child.pid } : {}),
+      restarts: rt.state.restarts,
+      ...(rt.state.startedAt === undefined ? {} : { startedAt: rt.state.startedAt }),
+      ...(rt.state.lastExit ? { lastExit: { ...rt.state.lastExit } } : {}),
+      blocked: rt.blocked,
+      held: rt.held,
+      critical: rt.plan.critical === true,
+      stopping: rt.state.phase === 'stopping' || this.shutdown !== undefined,
+    }));
+  }
+
+  /** True once a shutdown has begun. */
+  isShuttingDown(): boolean {
+    return this.shutdown !== undefined;
+  }
+
+  // ---- operator commands (src/control/): through the same queue as everything else
+
+  private controlTarget(name: string): Runtime | ControlResult {
+    const rt = this.byName.get(name);
+    if (!rt) return { ok: false, message: `no program named ${JSON.stringify(name)}` };
+    if (this.shutdown) return { ok: false, message: 'the supervisor is shutting down' };
+    return rt;
+  }
+
+  /** `supervisor stop NAME`: stop it for good (no restart, no on_exit) until `start`. */
+  stopProgram(name: string): ControlResult {
+    const rt = this.controlTarget(name);
+    if (!('plan' in rt)) return rt;
+    rt.restartAfterStop = false;
+    const phase = rt.state.phase;
+    if (phase === 'exited' || phase === 'fatal') {
+      rt.held = true;
+      return { ok: true, message: `${name} is not running` };
+    }
+    if (phase === 'stopping') {
+      rt.held = true;
+      return { ok: true, message: `${name} is already stopping` };
+    }
+    rt.held = true;
+    this.send(rt, { type: 'stop', intent: { reason: 'control', restart: false } });
+    return { ok: true, message: phase === 'stopped' || phase === 'backoff' ? `${name} will not start` : `stopping ${name}` };
+  }
+
+  /** `supervisor start NAME`: start a program that ended or was stopped. */
+  startProgram(name: string): ControlResult {
+    const rt = this.controlTarget(name);
+    if (!('plan' in rt)) return rt;
+    const phase = rt.state.phase;
+    if (phase === 'stopping') {
+      rt.held = false;
+      rt.restartAfterStop = true;
+      return { ok: true, message: `${name} starts again once stopped` };
+    }
+    if (phase !== 'exited' && phase !== 'fatal') return { ok: true, message: `${name} is already ${phase === 'stopped' ? 'waiting for its dependencies' : phase}` };
+    rt.held = false;
+    rt.blocked = false;
+    this.send(rt, { type: 'revive' });
+    return { ok: true, message: `starting ${name}` };
+  }
+
+  /** `supervisor restart NAME`: stop (stop_signal, stop_grace) and start again at once; not a failed run. */
+  restartProgram(name: string): ControlResult {
+    const rt = this.controlTarget(name);
+    if (!('plan' in rt)) return rt;
+    const phase = rt.state.phase;
+    if (phase === 'exited' || phase === 'fatal' || phase === 'stopping') return this.startProgram(name);
+    if (phase === 'stopped') return { ok: true, message: `${name} is waiting for its dependencies` };
+    rt.held = false;
+    if (phase === 'backoff') {
+      clearTimeout(rt.timers.get('backoff'));
+      rt.timers.delete('backoff');
+      this.send(rt, { type: 'backoff_elapsed' });
+      return { ok: true, message: `restarting ${name} now` };
+    }
+    rt.restartAfterStop = true;
+    this.send(rt, { type: 'stop', intent: { reason: 'control_restart', restart: false } });
+    return { ok: true, message: `restarting ${name}` };
+  }
+
+  /** `supervisor signal NAME SIG`: send a signal to a running program (to its group when it has one). */
+  signalProgram(name: string, signal: NodeJS.Signals): ControlResult {
+    const rt = this.controlTarget(name);
+    if (!('plan' in rt)) return rt;
+    if (!rt.child || !ALIVE_PHASES.has(rt.state.phase)) return { ok: false, message: `${name} is not running (${rt.state.phase})` };
+    const delivered = rt.child.signal(signal, rt.plan.processGroup);
+    this.deps.events.emit('signal.forward', { program: name, pid: rt.child.pid, signal, group: rt.plan.processGroup, delivered, source: 'control' }, `sent ${signal} to ${name}`);
+    return delivered ? { ok: true, message: `sent ${signal} to ${name} (pid ${rt.child.pid})` } : { ok: false, message: `${name}: the signal could not be delivered` };
+  }
+
   /** Runs a hook; a failing hook is an internal error to log, not a reason to stop supervising. */
   private hook<K extends keyof SupervisorHooks>(name: K, ...args: Parameters<NonNullable<SupervisorHooks[K]>>): void {
     const fn = this.deps.hooks?.[name] as ((...a: unknown[]) => void) | undefined;
@@ -209,8 +338,10 @@ export class Supervisor {
 
   private step(rt: Runtime, input: LifecycleInput): void {
     const t = transition(rt.state, input, rt.plan, this.deps.now());
+    const before = rt.state.phase;
     rt.state = t.state;
     for (const e of t.events) this.deps.events.emit(e.event, { program: rt.plan.name, ...e.fields }, e.msg);
+    if (t.state.phase !== before) this.hook('phaseChanged', rt.plan, t.state.phase);
     for (const effect of t.effects) {
       switch (effect.type) {
         case 'spawn':
@@ -229,8 +360,12 @@ export class Supervisor {
           break;
         }
         case 'clear_timers':
-          for (const timer of rt.timers.values()) clearTimeout(timer);
-          rt.timers.clear();
+          // The run's timers; the previous run's leftovers keep their SIGKILL deadline.
+          for (const [name, timer] of rt.timers) {
+            if (name === 'leftovers_grace') continue;
+            clearTimeout(timer);
+            rt.timers.delete(name);
+          }
           break;
         case 'signal_leftovers':
           this.signalLeftovers(rt, effect.signal);
@@ -239,6 +374,10 @@ export class Supervisor {
           rt.child = undefined;
           this.hook('programEnded', rt.plan);
           if (effect.how !== 'stopped') this.onEnded(rt, effect.how);
+          else if (rt.restartAfterStop && !this.shutdown) {
+            rt.restartAfterStop = false;
+            this.queue.push([rt, { type: 'revive' }]);
+          }
           break;
       }
     }
@@ -303,12 +442,21 @@ export class Supervisor {
 
   // ---- starting ------------------------------------------------------------
 
-  private depSatisfied(dep: Runtime): boolean {
-    return dep.state.phase === 'running' || (dep.state.phase === 'exited' && (dep.state.lastExit?.status ?? 0) === 0);
+  /** What a dependent's condition looks at (src/supervision/dependency.ts decides). */
+  private depView(dep: Runtime): DependencyView {
+    return {
+      phase: dep.state.phase,
+      hasProcess: dep.child !== undefined && ALIVE_PHASES.has(dep.state.phase),
+      lastExitStatus: dep.state.lastExit?.status,
+      blocked: dep.blocked,
+      ready: this.deps.isReady?.(dep.plan.name) ?? false,
+      held: dep.held,
+    };
   }
 
-  private depFailed(dep: Runtime): boolean {
-    return dep.blocked || dep.state.phase === 'fatal' || (dep.state.phase === 'exited' && (dep.state.lastExit?.status ?? 0) !== 0);
+  /** A dependency's readiness changed: start what was waiting for it (called by the health monitor). */
+  dependenciesChanged(): void {
+    this.pump();
   }
 
   /** After every change: start what can start, stop what must stop, and notice the end. */
@@ -321,16 +469,18 @@ export class Supervisor {
     for (const rt of this.runtimes) {
       if (rt.state.phase !== 'stopped' || rt.blocked) continue;
       const deps = rt.plan.startAfter.map((n) => this.byName.get(n)!).filter(Boolean);
-      const failed = deps.find((d) => this.depFailed(d));
+      const condition = (d: Runtime) => rt.plan.startConditions?.[d.plan.name] ?? 'running';
+      const failed = deps.find((d) => conditionFailed(condition(d), this.depView(d)));
       if (failed) {
         rt.blocked = true;
-        this.deps.events.emit('child.blocked', { program: rt.plan.name, dependency: failed.plan.name }, `${rt.plan.name} will not start: ${failed.plan.name} failed`);
+        this.deps.events.emit('child.blocked', { program: rt.plan.name, dependency: failed.plan.name, condition: condition(failed) }, `${rt.plan.name} will not start: ${failed.plan.name} failed`);
         continue;
       }
-      if (deps.every((d) => this.depSatisfied(d))) this.send(rt, { type: 'start' });
+      if (deps.every((d) => conditionMet(condition(d), this.depView(d)))) this.send(rt, { type: 'start' });
     }
     if (this.shutdown) return;
-    const done = this.runtimes.every((rt) => rt.state.phase === 'exited' || rt.state.phase === 'fatal' || rt.blocked);
+    // A program the operator stopped keeps the supervisor up, waiting for `supervisor start`.
+    const done = this.runtimes.every((rt) => !rt.held && (rt.state.phase === 'exited' || rt.state.phase === 'fatal' || rt.blocked));
     if (done) {
       const status = this.lastEnded?.state.lastExit?.status ?? 0;
       this.beginShutdown({ kind: 'all_exited', status });
@@ -348,6 +498,7 @@ export class Supervisor {
       `shutting down (${cause.kind})`,
     );
     this.shutdownTimer = setTimeout(() => this.forceKill('shutdown_timeout'), this.plan.shutdownTimeoutMs);
+    this.hook('shutdownBegan');
     this.pump();
   }
 
@@ -373,8 +524,8 @@ export class Supervisor {
       if (!live(rt) || rt.state.phase === 'stopping') continue;
       const dependentAlive = this.runtimes.some((other) => other !== rt && live(other) && other.plan.startAfter.includes(rt.plan.name));
       const deadline = this.stopDeadline(rt);
-      if (!dependentAlive) this.send(rt, { type: 'stop', intent: { reason: 'shutdown', restart: false, signal: sd.relaySignal } });
-      else if (this.deps.now() >= deadline) this.send(rt, { type: 'stop', intent: { reason: 'shutdown_budget', restart: false, signal: sd.relaySignal } });
+      if (!dependentAlive) this.send(rt, { type: 'stop', intent: { reason: 'shutdown', restart: false, signal: sd.relaySignal, shutdown: true } });
+      else if (this.deps.now() >= deadline) this.send(rt, { type: 'stop', intent: { reason: 'shutdown_budget', restart: false, signal: sd.relaySignal, shutdown: true } });
       else nextDeadline = Math.min(nextDeadline, deadline);
       if (this.exited) return;
     }

@@ -65,6 +65,10 @@ export interface InitOptions {
    * `{ misplaced_on_stdout }`, so no wait for it can succeed.
    */
   events?: 'stdout' | 'stderr';
+  /** The bundle to run (default dist/supervisor.mjs), e.g. in a copy of dist/. */
+  bundle?: string;
+  /** The command that runs the bundle (default: this Node), e.g. an emulator and another Node. */
+  node?: string[];
 }
 
 /** A FIFO's read end (non-blocking, as a stream) and a write end to hand to a child. */
@@ -92,7 +96,9 @@ const liveRuns = new Set<InitRun>();
 
 export function startInit(args: string[], options: InitOptions = {}): InitRun {
   const pid1 = options.pid1 ?? true;
-  const init = pid1 ? ['unshare', '--pid', '--fork', '--mount-proc', process.execPath, BUNDLE, ...args] : [process.execPath, BUNDLE, ...args];
+  const bundle = options.bundle ?? BUNDLE;
+  const node = options.node ?? [process.execPath];
+  const init = pid1 ? ['unshare', '--pid', '--fork', '--mount-proc', ...node, bundle, ...args] : [...node, bundle, ...args];
   // Inside the given cgroup, or the suite's own memory cgroup (cgroup-sandbox.setup.ts), so
   // leaf cgroups a SIGKILLed supervisor could not remove are removed at the end of the run.
   const argv = options.cgroup
@@ -103,7 +109,8 @@ export function startInit(args: string[], options: InitOptions = {}): InitRun {
   const fifo = options.stdio === 'fifo' ? fifoPipe() : undefined;
   const proc = spawn(argv[0]!, argv.slice(1), {
     cwd: options.cwd ?? ROOT,
-    env: { ...process.env, SUPERVISOR_CONFIG: '', ...options.env },
+    // A control socket of its own per run (PID 1's default, /run/supervisor.sock, is the host's here).
+    env: { ...process.env, SUPERVISOR_CONFIG: '', SUPERVISOR_SOCKET: join(tempDir('sv-sock-'), 'supervisor.sock'), ...options.env },
     stdio: ['ignore', fifo ? fifo.writeFd : 'pipe', 'pipe'],
   });
   if (fifo) closeSync(fifo.writeFd);

@@ -82,9 +82,13 @@ describe('the first hour', () => {
     // The bundled example as the README runs it, on a free port (8080 may be taken) and
     // with the flaky job told to succeed, so what it shows does not depend on chance.
     const port = await freePort();
+    const probePort = await freePort();
     const dir = tempDir('sv-first-hour-');
     const example = readFileSync(join(ROOT, 'examples/supervisor.yaml'), 'utf8');
-    const config = example.replace('PORT: 8080', `PORT: ${port}`).replace('cwd: .', `cwd: ${JSON.stringify(join(ROOT, 'examples'))}`);
+    const config = example
+      .replaceAll('8080', String(port))
+      .replace('0.0.0.0:9090', `127.0.0.1:${probePort}`)
+      .replace('cwd: .', `cwd: ${JSON.stringify(join(ROOT, 'examples'))}`);
     expect(config).not.toBe(example);
     writeFileSync(join(dir, 'supervisor.yaml'), config);
     const r = await onPty(
@@ -92,6 +96,9 @@ describe('the first hour', () => {
         { wait: `web: listening on http://localhost:${port}` },
         { wait: 'worker started' },
         { http: `http://127.0.0.1:${port}/first-hour` },
+        // The example's probe endpoints: web's readiness probe passed, so the pod would be ready.
+        { wait: 'web is ready', anywhere: true },
+        { http: `http://127.0.0.1:${probePort}/readyz` },
         { wait: 'GET /first-hour' },
         { wait: 'processed batch' },
         // flaky-job runs beside the others: its exit may come before or after any of the above.
@@ -106,7 +113,10 @@ describe('the first hour', () => {
     const screen = `${lines.join('\n')}\nhttp: ${JSON.stringify(r.http)}${r.waited_for === null ? '' : `\ntimed out waiting for: ${r.waited_for}`}`;
     expect(r.timed_out, screen).toBe(false);
     expect(r.status, screen).toBe(0);
-    expect(r.http, screen).toEqual([{ status: 200, body: expect.stringContaining('hello from supervisor example') }]);
+    expect(r.http, screen).toEqual([
+      { status: 200, body: expect.stringContaining('hello from supervisor example') },
+      { status: 200, body: expect.stringContaining('ready: web') },
+    ]);
     expect(stumbles(lines), screen).toEqual([]);
     // The pretty format: a program's lines carry its pid, the supervisor's own say so.
     expect(lines.find((l) => l.includes('started web')), screen).toMatch(/ INFO {2}web \(\d+\) started web$/);

@@ -261,6 +261,6 @@ describe('config schema', () => {
     expect(issues(minimal({ priority: 1.5 }))).toEqual([{ path: 'programs.web.priority', code: 'invalid_type' }]);
     expect(issues(minimal({ priority: -5 }))).toEqual([]);
     expect(issues(minimal({ cwd: '' }))).toEqual([{ path: 'programs.web.cwd', code: 'too_small' }]);
-    expect(issues(minimal({ depends_on: 'db' }))).toEqual([{ path: 'programs.web.depends_on', code: 'invalid_type' }]);
+    expect(issues(minimal({ depends_on: 'db' }))).toEqual([{ path: 'programs.web.depends_on', code: 'invalid_union' }]);
   });
 });

@@ -303,9 +303,23 @@ describe('lifecycle state machine', () => {
     });
 
     it('a shutdown stop leaves them to the shutdown (no leftover effect)', () => {
-      const t = last(run(plan, [[0, { type: 'start' }], [0, { type: 'spawned', pid: 5 }], [1, { type: 'stop', intent: { reason: 'shutdown', restart: false } }], [2, { type: 'exited', code: 0, signal: null }]]));
+      const t = last(run(plan, [[0, { type: 'start' }], [0, { type: 'spawned', pid: 5 }], [1, { type: 'stop', intent: { reason: 'shutdown', restart: false, shutdown: true } }], [2, { type: 'exited', code: 0, signal: null }]]));
       expect(t.state.phase).toBe('exited');
       expect(t.effects.some((e) => e.type === 'signal_leftovers')).toBe(false);
+    });
+
+    it("an operator's stop ends the whole run: its leftovers are stopped, and a start waits until they are gone", () => {
+      const t = last(run(plan, [[0, { type: 'start' }], [0, { type: 'spawned', pid: 5 }], [1, { type: 'stop', intent: { reason: 'control', restart: false } }], [2, { type: 'exited', code: 0, signal: null }]]));
+      expect(t.state.phase).toBe('exited');
+      expect(t.effects).toContainEqual({ type: 'signal_leftovers', signal: plan.stopSignal });
+      const revived = transition(t.state, { type: 'revive' }, plan, 3).state;
+      const asked = transition(revived, { type: 'start' }, plan, 4);
+      expect(asked.state.phase).toBe('stopped');
+      expect(asked.effects).toEqual([]);
+      const gone = transition(asked.state, { type: 'leftovers_gone' }, plan, 5);
+      expect(gone.state.phase).toBe('starting');
+      expect(gone.effects).toEqual([{ type: 'spawn' }]);
+      expect(gone.state.restarts).toBe(revived.restarts);
     });
 
     it('keep: no leftover effect, the restart does not wait', () => {

@@ -360,3 +360,55 @@ describe('Supervisor leftovers and the final kill', () => {
     expect(h.fields('supervisor.exit')).toEqual([expect.objectContaining({ forced: true })]);
   });
 });
+
+describe('Supervisor: operator commands (supervisor stop|start|restart|signal)', () => {
+  it('stop keeps the only program down and the supervisor up; start runs it again', () => {
+    const h = harness([programPlan({ name: 'web', startSecsMs: 0 })]);
+    h.sup.start();
+    expect(h.sup.stopProgram('web')).toEqual({ ok: true, message: 'stopping web' });
+    expect(h.live('web').signals).toEqual(['SIGTERM', 'SIGCONT']);
+    h.live('web').exit({ code: null, signal: 'SIGTERM' });
+    expect(h.exitCode()).toBeUndefined();
+    expect(h.sup.programViews()[0]).toMatchObject({ phase: 'exited', held: true });
+    vi.advanceTimersByTime(60_000);
+    expect(h.children).toHaveLength(1); // no restart
+    expect(h.sup.startProgram('web')).toEqual({ ok: true, message: 'starting web' });
+    expect(h.children).toHaveLength(2);
+    expect(h.sup.programViews()[0]).toMatchObject({ phase: 'running', held: false, pid: h.live('web').pid });
+  });
+
+  it('restart stops, then starts at once: no backoff, not counted as a restart', () => {
+    const h = harness([programPlan({ name: 'web', startSecsMs: 0 })]);
+    h.sup.start();
+    expect(h.sup.restartProgram('web').ok).toBe(true);
+    h.live('web').exit({ code: null, signal: 'SIGTERM' });
+    expect(h.children).toHaveLength(2);
+    expect(h.fields('child.backoff')).toEqual([]);
+    expect(h.sup.programViews()[0]).toMatchObject({ phase: 'running', restarts: 0 });
+  });
+
+  it('a stopped dependency does not block its dependents: they wait for it', () => {
+    const h = harness([programPlan({ name: 'db', startSecsMs: 1000 }), programPlan({ name: 'web', startAfter: ['db'] })]);
+    h.sup.start();
+    h.sup.stopProgram('db');
+    h.live('db').exit({ code: null, signal: 'SIGTERM' });
+    expect(h.names('child.blocked')).toEqual([]);
+    expect(h.children.map((c) => c.name)).toEqual(['db']);
+    h.sup.startProgram('db');
+    vi.advanceTimersByTime(1000);
+    expect(h.children.map((c) => c.name)).toEqual(['db', 'db', 'web']);
+  });
+
+  it('signal reaches a running program; unknown programs, stopped ones and a shutdown are refused', () => {
+    const h = harness([programPlan({ name: 'web', startSecsMs: 0 }), programPlan({ name: 'job', restart: 'never', startSecsMs: 0 })]);
+    h.sup.start();
+    expect(h.sup.signalProgram('web', 'SIGUSR1').ok).toBe(true);
+    expect(h.live('web').signals).toEqual(['SIGUSR1']);
+    h.live('job').exit({ code: 0, signal: null });
+    expect(h.sup.signalProgram('job', 'SIGUSR1')).toEqual({ ok: false, message: 'job is not running (exited)' });
+    expect(h.sup.stopProgram('nope')).toEqual({ ok: false, message: 'no program named "nope"' });
+    h.sup.requestShutdown('SIGTERM');
+    expect(h.sup.restartProgram('web')).toEqual({ ok: false, message: 'the supervisor is shutting down' });
+    expect(h.sup.programViews()[0]!.stopping).toBe(true);
+  });
+});

@@ -17,8 +17,7 @@
 // were OOM-killed (at most 240 s). Asserted:
 // `child.memory_pressure` comes for the program, before its OOM kill when there is
 // one. How much earlier is printed.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GUEST_OUT, parseReport, REPO, runInVm, supervisorCommand, type Report, type VmResult } from '../../scripts/vm/vm.mjs';
 
@@ -148,8 +147,6 @@ beforeAll(() => {
 async function scenario(name: string) {
   const r = await vm;
   const file = (f: string) => r.files[`${name}/${f}`];
-  // VM_DUMP=dir keeps the guest's files for a look (traces, events).
-  if (process.env['VM_DUMP']) for (const [k, v] of Object.entries(r.files)) if (typeof v === 'string') { mkdirSync(dirname(join(process.env['VM_DUMP'], k)), { recursive: true }); writeFileSync(join(process.env['VM_DUMP'], k), v); }
   const report: Report = parseReport(file('report') ?? '');
   if (report['exit'] === undefined) {
     throw new Error(`scenario ${name} left no report; guest stderr:\n${r.stderr}\n${name} stderr:\n${file('stderr') ?? ''}\n${r.console.slice(-2000)}`);

@@ -22,14 +22,14 @@
 // plus active page cache, below the guard's 243 MiB (95 %) and the 256 MiB limit, so
 // only the worker's own cap is ever hit. (With a 96 MiB worker cap and a node burst
 // allocator the container's working set reached the guard's threshold and the guard
-// stepped in; that is the guard's job, but not what this test is about.) In the
-// read-only pod the watchdog compares what a leaf could not reclaim (anon + shmem PSS,
-// see sampler.ts) with the cap, as the kernel does in the writable pod: the worker is
-// stopped at 48 MiB of its own memory (the cap was 80 MiB when the watchdog compared
-// RSS, ≈ 45 MiB anon: with 80 MiB of its own plus the poll's overshoot the container's
-// working set reached the guard's threshold, and with 64 MiB on a loaded host, where the
-// poll stalls and the overshoot grows, the guard's forecast crossed it once); at 50 MiB/s
-// and a 250 ms poll the overshoot is a few MiB, far from the container limit.
+// stepped in; with 80 MiB, its forecast did: the growth of the last second, a 40 MiB
+// burst included, over its reaction time plus how late its loop had been running — up
+// to 1.2 s in the TCG guest — reached the threshold from a working set of 186 MiB, and it
+// stopped the worker. That is the guard being careful, but not what this test is about.)
+// In the read-only pod the watchdog compares what a leaf could not reclaim (anon + shmem
+// PSS, see sampler.ts) with the cap, as the kernel does in the writable pod: the worker is
+// stopped at 48 MiB of its own memory; at 50 MiB/s and a 250 ms poll the overshoot is a
+// few MiB, far from the container limit.
 //
 // No assertion depends on timing: the guest script waits for steady-ready before it
 // starts the 60 s clock, and everything checked is event counts, pids, exit statuses
@@ -256,7 +256,7 @@ describe.each(MODES)('supervisor as PID 1 of a 256 MiB oom.group=1 container, $t
     expect(before(burstExits[0]!)).toBe(false);
     expect(burstExits[0]).toMatchObject({ pid: burstSpawns[0]!.pid, signal: 'SIGTERM', expected: true, stop_reason: 'shutdown' });
     // It really did burst, again and again, the whole time. (How many times depends on how
-    // fast the TCG guest runs on a loaded host: one a second when idle, 29 in 60 s once under
+    // fast the TCG guest runs on a loaded host: one a second when idle, 19 in 60 s under
     // load; so the count asked for is a quarter of that, and the last burst must come in the
     // run's last quarter.)
     const bursts = all.filter((e) => e.program === 'burst' && typeof e['burst'] === 'number');
@@ -290,7 +290,10 @@ describe.each(MODES)('supervisor as PID 1 of a 256 MiB oom.group=1 container, $t
       capEvents = of(events, 'child.memory_cap_exceeded', 'worker');
       expect(of(events, 'child.oom_killed')).toEqual([]);
       const stops = of(events, 'child.stop', 'worker').filter((e) => e.reason === 'memory_cap');
-      expect(stops).toHaveLength(capExits.length);
+      // One stop per cap exit, and at most one more: the last run's, overtaken by the shutdown.
+      const unmatchedStops = stops.filter((s) => !capExits.some((x) => x.pid === s.pid));
+      expect(unmatchedStops.length).toBeLessThanOrEqual(1);
+      for (const s of unmatchedStops) expect(s.pid).toBe(spawnPids.at(-1));
       for (const exit of capExits) {
         expect(exit).toMatchObject({ expected: true, stop_reason: 'memory_cap' });
         expect(capEvents.filter((c) => c.pid === exit.pid)).toHaveLength(1);

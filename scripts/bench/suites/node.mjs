@@ -21,6 +21,15 @@ const COLUMNS = ['node', 'supervisor-single', 'supervisor'];
 /** BENCH_BASELINE=path/to/an/older/supervisor.mjs adds it as two more columns, measured in the same turns. */
 const BASELINE = process.env.BENCH_BASELINE;
 if (BASELINE) COLUMNS.push('baseline-single', 'baseline');
+/**
+ * BENCH_SEA=path[,path...] adds single executables (scripts/build-sea.mjs) as two
+ * columns each, named after the file, measured in the same turns under every Node
+ * row (they carry their own Node 26: compare them with the Node 26 row).
+ */
+const SEAS = (process.env.BENCH_SEA ?? '').split(',').filter(Boolean).map((file) => ({ file, id: file.split('/').pop() }));
+for (const { id } of SEAS) COLUMNS.push(`${id}-single`, id);
+const seaCommands = (single, config) =>
+  Object.fromEntries(SEAS.flatMap(({ file, id }) => [[`${id}-single`, [file, ...single]], [id, [file, ...config]]]));
 
 /** Every Node binary to measure: this one, then .cache/node/<major>/bin/node, one per version. */
 function nodes() {
@@ -55,6 +64,7 @@ function oneShots(node, files, p, notes) {
       'baseline-single': [node, BASELINE, '--log-level', 'error', '--', '/bin/true'],
       baseline: [node, BASELINE, '-c', files.oneShot],
     }),
+    ...seaCommands(['--log-level', 'error', '--', '/bin/true'], ['-c', files.oneShot]),
   };
   const ids = Object.keys(cmds);
   const res = spawnSync(fixture('oneshot')[0], [...fixture('oneshot').slice(1), p.nodeRounds, JSON.stringify(ids.map((c) => cmds[c]))], {
@@ -98,6 +108,7 @@ async function idle(node, files, p) {
       'baseline-single': [node, BASELINE, '--log-level', 'error', '--', '/bin/sleep', '1000000'],
       baseline: [node, BASELINE, '-c', files.idle],
     }),
+    ...seaCommands(['--log-level', 'error', '--', '/bin/sleep', '1000000'], ['-c', files.idle]),
   };
   const out = Object.fromEntries(Object.keys(cmds).map((c) => [c, { VmRSS: [], RssAnon: [] }]));
   for (let r = 0; r < p.nodeIdleRounds; r++) {
@@ -142,7 +153,8 @@ export async function run({ p, log }) {
       `${p.nodeRounds} runs each taking turns; wall time exec → exit, CPU time (user+system) and peak RSS from wait4 (scripts/bench/fixtures/oneshot.py). ` +
       `Idle: VmRSS and RssAnon (/proc/PID/status) after ${p.nodeIdleSettleMs / 1000} s, a bare \`node -e "setInterval(…)"\` beside the supervisor running one \`sleep\`, ${p.nodeIdleRounds} rounds. ` +
       '"ours ×R": `supervisor --` ÷ that column (in the node column: ÷ bare Node).' +
-      (BASELINE ? ` Baseline columns: ${BASELINE}, the same runs, taking turns.` : ''),
+      (BASELINE ? ` Baseline columns: ${BASELINE}, the same runs, taking turns.` : '') +
+      (SEAS.length ? ` Single executables (their own Node 26, whatever the row): ${SEAS.map((x) => x.file).join(', ')}, the same runs, taking turns.` : ''),
     columns: COLUMNS,
     rows,
     notes,
