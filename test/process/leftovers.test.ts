@@ -3,9 +3,11 @@
 // starts, so a restarting program that backgrounds a job does not pile up
 // processes, nor the supervisor file descriptors (the pipes of `output: json`).
 // With `leftovers: keep` they are left alone.
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { byEvent, hostDescendantsOf, killAllRuns, procState, startInit, writeConfig } from '../helpers/init.js';
+import { BUNDLE, byEvent, hostDescendantsOf, killAllRuns, procState, startInit, tempDir, writeConfig } from '../helpers/init.js';
 import { until } from './support.js';
 
 afterEach(killAllRuns);
@@ -70,6 +72,34 @@ describe('leftovers of an ended run', () => {
     expect(run.events.slice(term, idx).filter(byEvent('child.spawn', 'leaky'))).toHaveLength(0);
     await run.waitForCount(byEvent('child.spawn', 'leaky'), 3, 60_000);
     expect(aliveUnder(sv).length).toBeLessThanOrEqual(3);
+    await run.signal('SIGTERM');
+    expect((await run.exited).code).toBe(0);
+  });
+
+  it('`supervisor stop NAME` stops what the run left too (a setsid daemon); `start` runs it again once they are gone', async () => {
+    const socket = join(tempDir('sv-left-'), 'control.sock');
+    const run = startInit([
+      '-c',
+      writeConfig(`
+control: { socket: ${socket} }
+programs:
+  daemonish:
+    command: sh -c "setsid sleep 1000 & exec sleep 1001"
+    start_secs: 0
+`),
+    ]);
+    const sv = await run.supervisorPid();
+    await run.waitFor((e) => e.event === 'control.listening');
+    await run.waitFor(byEvent('child.running', 'daemonish'));
+    await until(() => aliveUnder(sv).length === 2 || undefined, 'the program and its daemon', 30_000);
+    const ctl = (...args: string[]) => spawnSync(process.execPath, [BUNDLE, ...args], { env: { ...process.env, SUPERVISOR_SOCKET: socket }, encoding: 'utf8' });
+    expect(ctl('stop', 'daemonish').status).toBe(0);
+    const left = await run.waitFor(byEvent('child.leftovers', 'daemonish'), 30_000);
+    expect(left).toMatchObject({ count: 1, signal: 'SIGTERM' });
+    // The daemon left the program's group and session; stopped all the same, nothing is left.
+    await until(() => aliveUnder(sv).length === 0 || undefined, 'nothing left', 30_000);
+    expect(ctl('start', 'daemonish').status).toBe(0);
+    await run.waitForCount(byEvent('child.spawn', 'daemonish'), 2, 30_000);
     await run.signal('SIGTERM');
     expect((await run.exited).code).toBe(0);
   });
