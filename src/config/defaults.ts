@@ -5,6 +5,7 @@ import type {
   CrashLoopPlan,
   EndAction,
   LogFormat,
+  LeftoversMode,
   LogLevel,
   OutputMode,
   ProgramMemoryPlan,
@@ -21,6 +22,7 @@ export interface ProgramDefaults {
   stopSignal: NodeJS.Signals;
   stopGraceMs: number;
   processGroup: boolean;
+  leftovers: LeftoversMode;
   priority: number;
   output: OutputMode;
   onExit: EndAction;
@@ -37,6 +39,7 @@ export const PROGRAM_DEFAULTS: Readonly<ProgramDefaults> = Object.freeze({
   stopSignal: 'SIGTERM',
   stopGraceMs: 10_000,
   processGroup: true,
+  leftovers: 'stop',
   priority: 100,
   output: 'inherit',
   onExit: Object.freeze({ action: 'continue' }),

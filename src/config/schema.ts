@@ -254,6 +254,12 @@ const sharedProgramFields = {
     .describe(
       `Start the child in its own process group and signal the whole group. Default: ${PROGRAM_DEFAULTS.processGroup}.`,
     ),
+  leftovers: z
+    .enum(['stop', 'keep'])
+    .optional()
+    .describe(
+      `When a run's main process ends, the processes it left behind (daemons, background jobs): stop = stop_signal, SIGKILL after stop_grace, and the next run waits until they are gone; keep = leave them running. Default: ${PROGRAM_DEFAULTS.leftovers}.`,
+    ),
   priority: z
     .number()
     .int()

@@ -26,7 +26,7 @@ import { readV2Events } from './cgroup-v2.js';
 import { ContainerGuard, readContainerCounters, type GuardHost, type GuardProgram } from './guard.js';
 import { classifyKill, nearLimit, watchdogVerdict } from './policy.js';
 import { LeafPressure } from './pressure.js';
-import { sampleTree, type TreeSample } from './sampler.js';
+import { TreeMeter, type TreeSample } from './sampler.js';
 
 export type Enforcement = 'cgroup' | 'watchdog' | 'rlimit' | 'none';
 
@@ -39,6 +39,10 @@ export interface MemoryControl {
   runningPids(): Map<string, number>;
   /** Whether a memory stop may act on it now (running, not already stopping, no shutdown). */
   isStoppable(name: string): boolean;
+  /** Re-reads which processes each program owns (process/ownership.ts); once per sampling round. */
+  refreshProcesses?(): void;
+  /** Every process a program owns, also those that left its tree (setsid, re-parented to PID 1). */
+  processesOf?(name: string): number[];
 }
 
 interface ProgramMemory {
@@ -57,6 +61,7 @@ interface ProgramMemory {
   lastLeafUsage?: MemoryUsage;
   /** The supervisor is inside this program's leaf for the fork. */
   steppedIn?: boolean;
+  meter: TreeMeter;
   peakRssBytes: number;
   aboveHigh: boolean;
   /** We asked it to stop for memory; its exit is explained already. */
@@ -120,7 +125,7 @@ export class MemoryManager implements SupervisorHooks {
     this.settings = plan.memory ?? SUPERVISOR_DEFAULTS.memory;
     for (const p of plan.programs) {
       const m = p.memory ?? PROGRAM_DEFAULTS.memory;
-      this.programs.set(p.name, { plan: p, enforcement: 'none', oomScoreAdj: m.oomScoreAdj, stopGraceMs: m.stopGraceMs, peakRssBytes: 0, aboveHigh: false, stoppingForMemory: false, memoryEvents: [] });
+      this.programs.set(p.name, { plan: p, enforcement: 'none', oomScoreAdj: m.oomScoreAdj, stopGraceMs: m.stopGraceMs, peakRssBytes: 0, aboveHigh: false, stoppingForMemory: false, memoryEvents: [], meter: new TreeMeter() });
     }
   }
 
@@ -243,7 +248,11 @@ export class MemoryManager implements SupervisorHooks {
         containerEvents: () => safe(() => (env.cgroup === 'v2' ? readV2Events(path, { allowMissing: true }) : readV1Events(path))) ?? null,
         containerEventsFile: env.cgroup === 'v2' ? join(path, 'memory.events') : undefined,
         // A leaf lists no zombies; a tree does, until their parent waits: a dead process is gone.
-        processesOf: (p) => (p.leaf ? p.leaf.pids() : p.mainPid === undefined ? [] : [p.mainPid, ...descendantsOf(p.mainPid)].filter((pid) => isLive(pid))),
+        processesOf: (p) => {
+          if (p.leaf) return p.leaf.pids();
+          if (p.mainPid === undefined) return [];
+          return this.processesOf(p.name, p.mainPid).filter((pid) => isLive(pid));
+        },
         comm: (pid) => safe(() => readFileSync(`/proc/${pid}/comm`, 'latin1').trim()) ?? null,
         report: (r) => this.reportOom(r),
         now: this.now,
@@ -365,6 +374,7 @@ export class MemoryManager implements SupervisorHooks {
     pm.last = undefined;
     pm.lastAlive = undefined;
     pm.lastLeafUsage = undefined;
+    pm.meter = new TreeMeter();
     pm.peakRssBytes = 0;
     pm.aboveHigh = false;
     pm.stoppingForMemory = false;
@@ -539,6 +549,10 @@ export class MemoryManager implements SupervisorHooks {
             anon_bytes: s.anonBytes,
             file_bytes: s.fileBytes,
             shmem_bytes: s.shmemBytes,
+            pss_anon_bytes: s.pssAnonBytes,
+            pss_file_bytes: s.pssFileBytes,
+            pss_shmem_bytes: s.pssShmemBytes,
+            charged_bytes: s.chargedBytes,
             swap_bytes: s.swapBytes,
             vm_bytes: s.vmBytes,
             peak_rss_bytes: pm.peakRssBytes,
@@ -565,19 +579,37 @@ export class MemoryManager implements SupervisorHooks {
     }
   }
 
-  /** A program's usage: its leaf's own count under cgroup enforcement (page cache included), else its tree's RSS. */
+  /**
+   * A program's usage: its leaf's own count under cgroup enforcement (page cache included), else
+   * what a leaf could not reclaim of it (PSS of anon + shmem, see sampler.ts), which is what
+   * makes the kernel OOM-kill a leaf at the same `max`.
+   */
   private usageBytes(pm: ProgramMemory, sample: TreeSample): number {
-    return (pm.leaf ? safe(() => pm.leaf!.readUsage().currentBytes) : undefined) ?? sample.rssBytes;
+    return (pm.leaf ? safe(() => pm.leaf!.readUsage().currentBytes) : undefined) ?? sample.pinnedBytes;
   }
 
-  /** A fresh sample of the program's tree, kept as its last (forensics). */
-  private sampleNow(pm: ProgramMemory, pid: number): TreeSample {
-    const sample = sampleTree(pid, this.now());
+  /**
+   * A fresh sample of every process the program owns (its tree, and what left it: see
+   * process/ownership.ts), kept as its last (forensics). `decideAtBytes`: the mark a
+   * decision is taken at, so the meter reads exact PSS when the estimate comes near it.
+   * Under a leaf the kernel's own count decides: no page-table walk for PSS.
+   */
+  private sampleNow(pm: ProgramMemory, pid: number, decideAtBytes?: number): TreeSample {
+    const pids = this.processesOf(pm.plan.name, pid);
+    const sample = pm.meter.measure(pids, this.now(), decideAtBytes, !pm.leaf);
     pm.last = sample;
     if (sample.rssBytes > 0) pm.lastAlive = sample;
     if (pm.leaf) pm.lastLeafUsage = safe(() => pm.leaf!.readUsage()) ?? pm.lastLeafUsage;
     if (sample.rssBytes > pm.peakRssBytes) pm.peakRssBytes = sample.rssBytes;
     return sample;
+  }
+
+  /**
+   * A program's processes: its tree now, and every process it owns as of the last
+   * ownership refresh (those that left the tree: setsid, double fork).
+   */
+  private processesOf(name: string, mainPid: number): number[] {
+    return [...new Set([mainPid, ...descendantsOf(mainPid), ...(this.control.processesOf?.(name) ?? [])])];
   }
 
   /** One sampling round of the programs with a cap of their own (the guard has its own loop). */
@@ -591,12 +623,24 @@ export class MemoryManager implements SupervisorHooks {
       // Near the limit, the uncapped programs' forensics for a container-wide kill (the guard, when on, refreshes them itself).
       if (this.containerNear && !this.guard) this.sampleUncapped(running);
     }
+    // Which processes are whose, refreshed once per round, only when a capped program runs.
+    let refreshed = false;
     for (const pm of this.programs.values()) {
       const pid = running.get(pm.plan.name);
       if (pid === undefined || pid !== pm.pid || pm.enforcement === 'none') continue;
-      const sample = this.sampleNow(pm, pid);
+      if (!refreshed) {
+        this.control.refreshProcesses?.();
+        refreshed = true;
+      }
+      const decideAt = Math.min(pm.enforcement === 'watchdog' ? (pm.maxBytes ?? Infinity) : Infinity, pm.highBytes ?? Infinity);
+      const sample = this.sampleNow(pm, pid, Number.isFinite(decideAt) ? decideAt : undefined);
       if (pm.stoppingForMemory) continue;
       const usage = this.usageBytes(pm, sample);
+      this.events.emit(
+        'child.memory_sample',
+        { program: pm.plan.name, pid, enforce: pm.enforcement, usage_bytes: usage, charged_bytes: sample.chargedBytes, pinned_bytes: sample.pinnedBytes, rss_bytes: sample.rssBytes, processes: sample.processes },
+        `${pm.plan.name}: ${mb(usage)} MiB`,
+      );
       const caps = pm.enforcement === 'watchdog' ? { maxBytes: pm.maxBytes, highBytes: pm.highBytes } : { highBytes: pm.highBytes };
       if (pm.leaf) this.watchPressure(pm, pid, usage);
       const { verdict, aboveHigh } = watchdogVerdict(usage, caps, pm.aboveHigh);

@@ -145,6 +145,7 @@ function programPlan(
     stopSignal: p.stop_signal ?? PROGRAM_DEFAULTS.stopSignal,
     stopGraceMs: p.stop_grace ?? PROGRAM_DEFAULTS.stopGraceMs,
     processGroup: p.process_group ?? PROGRAM_DEFAULTS.processGroup,
+    leftovers: p.leftovers ?? PROGRAM_DEFAULTS.leftovers,
     startAfter: [],
     output: p.output ?? PROGRAM_DEFAULTS.output,
     stdin: 'ignore',

@@ -33,6 +33,7 @@ export function buildSingleCommandPlan(argv: readonly string[], options: SingleC
         stopSignal: options.stopSignal ?? 'SIGTERM',
         stopGraceMs: options.stopGraceMs ?? PROGRAM_DEFAULTS.stopGraceMs,
         processGroup: options.processGroup ?? false,
+        leftovers: 'stop',
         startAfter: [],
         output: 'inherit',
         stdin: 'inherit',

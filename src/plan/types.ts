@@ -66,6 +66,8 @@ export interface SupervisorMemoryPlan {
   oomScoreAdj: number;
 }
 
+export type LeftoversMode = 'stop' | 'keep';
+
 /** One check of a program's health (Kubernetes probe fields, in ms). */
 export type ProbeCheck =
   | { kind: 'exec'; argv: string[] }
@@ -114,6 +116,8 @@ export interface ProgramPlan {
   stopGraceMs: number;
   /** Child gets its own process group (session); signals go to the whole group. */
   processGroup: boolean;
+  /** What happens to the processes a run leaves behind when its main process ends: stopped before the next run (default), or kept. */
+  leftovers: LeftoversMode;
   /** Programs that must be RUNNING (or have exited 0 for good) before this one starts. */
   startAfter: string[];
   /** The condition each of startAfter must meet; absent or missing entries mean `running`. */

@@ -9,6 +9,7 @@ import { pipeFramedLines, rawLine, type LineFramer } from './output.js';
 import { classifySpawnError, type SpawnFailure } from './spawn-failure.js';
 
 export { failureExitCode, type SpawnFailure } from './spawn-failure.js';
+import { PROGRAM_ENV } from './ownership.js';
 
 /** Pids spawned by child_process whose exit libuv has not reported yet. */
 const spawnedPids = new Set<number>();
@@ -89,7 +90,8 @@ export function startChild(plan: ProgramPlan, sinks: OutputSinks, cb: SpawnCallb
   try {
     child = spawn(plan.argv[0]!, plan.argv.slice(1), {
       cwd: plan.cwd,
-      env: plan.env,
+      // The mark that keeps a process its program's after it leaves the tree (process/ownership.ts).
+      env: { ...plan.env, [PROGRAM_ENV]: plan.name },
       uid: plan.uid,
       gid: plan.gid,
       detached: plan.processGroup,

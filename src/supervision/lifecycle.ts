@@ -12,6 +12,11 @@
 //      │                │ no    └─crash loop──▶ fatal
 //      ▼                ▼
 //   exited ◀──────── exited        running/starting ──stop──▶ stopping ──exit──▶ exited | backoff
+//
+// Leftovers (plan.leftovers = stop, like systemd's KillMode=control-group): when a
+// run ends outside a shutdown, what it left behind gets the stop signal, SIGKILL
+// after stop_grace, and the next run starts only once they are gone (backoff
+// elapsed and `leftovers_gone`, in either order).
 import type { ProgramPlan } from '../plan/types.js';
 import { exitCodeForSignal } from '../process/signals.js';
 import { backoffDelay, isCrashLoop, recentRestarts } from './backoff.js';
@@ -28,6 +33,8 @@ export interface StopIntent {
   graceMs?: number;
   /** The program turns fatal once this run has ended (memory.oom_loop uses this). */
   giveUp?: boolean;
+  /** Part of the supervisor's shutdown, which stops every leftover process itself. */
+  shutdown?: boolean;
 }
 
 export interface ExitInfo {
@@ -55,6 +62,10 @@ export interface ProgramState {
   spawnRetries?: number;
   /** The backoff under way is a spawn retry (not a restart). */
   retryingSpawn?: boolean;
+  /** The last run's leftovers are being stopped; no new run until they are gone. */
+  awaitingLeftovers?: boolean;
+  /** The next run is due (the backoff elapsed, or a start was asked) while leftovers are still there: it starts as soon as they are gone. */
+  restartDue?: boolean;
 }
 
 /**
@@ -75,16 +86,21 @@ export type LifecycleInput =
   | { type: 'stop'; intent: StopIntent }
   | { type: 'grace_elapsed' }
   | { type: 'kill'; reason: string }
+  | { type: 'leftovers_grace_elapsed' }
+  /** Nothing the last run left is alive any more (also when it left nothing). */
+  | { type: 'leftovers_gone' }
   /** An ended program (exited or fatal) may start again: asked by the operator (`supervisor start`). */
   | { type: 'revive' };
 
-export type TimerName = 'start_secs' | 'backoff' | 'grace';
+export type TimerName = 'start_secs' | 'backoff' | 'grace' | 'leftovers_grace';
 
 export type Effect =
   | { type: 'spawn' }
   | { type: 'signal'; signal: NodeJS.Signals }
   | { type: 'set_timer'; timer: TimerName; ms: number }
   | { type: 'clear_timers' }
+  /** Signal every process the ended run left behind, then report `leftovers_gone` once none is alive. */
+  | { type: 'signal_leftovers'; signal: NodeJS.Signals }
   /** The program will not run again: the supervisor applies on_exit / on_fatal. */
   | { type: 'ended'; how: 'exited' | 'fatal' | 'stopped' };
 
@@ -133,11 +149,33 @@ function same(state: ProgramState): Transition {
   return { state, effects: [], events: [] };
 }
 
+/** A run ended outside a shutdown: its leftovers get the stop signal now and SIGKILL after stop_grace. */
+function stopLeftovers(plan: ProgramPlan, t: Transition): Transition {
+  if (plan.leftovers === 'keep') return t;
+  return {
+    state: { ...t.state, awaitingLeftovers: true, restartDue: false },
+    effects: [...t.effects, { type: 'signal_leftovers', signal: plan.stopSignal }, { type: 'set_timer', timer: 'leftovers_grace', ms: plan.stopGraceMs }],
+    events: t.events,
+  };
+}
+
+function restartNow(state: ProgramState, plan: ProgramPlan): Transition {
+  return {
+    state: { ...state, phase: 'starting', restarts: state.restarts + 1, restartDue: false },
+    effects: [{ type: 'spawn' }],
+    events: [{ event: 'child.restart', fields: { restarts: state.restarts + 1 }, msg: `restarting ${plan.name}` }],
+  };
+}
+
 /**
  * A run ended (exit or failed spawn) without a shutdown asking for it:
  * restart per policy with backoff, or turn fatal on a crash loop, or end.
  */
 function afterRun(state: ProgramState, plan: ProgramPlan, exit: ExitInfo, failed: boolean, now: number, events: LifecycleEvent[]): Transition {
+  return stopLeftovers(plan, nextRun(state, plan, exit, failed, now, events));
+}
+
+function nextRun(state: ProgramState, plan: ProgramPlan, exit: ExitInfo, failed: boolean, now: number, events: LifecycleEvent[]): Transition {
   const base: ProgramState = { ...state, pid: undefined, startedAt: undefined, stopIntent: undefined, lastExit: exit };
   const restart = plan.restart === 'always' || (plan.restart === 'on-failure' && failed);
   if (!restart) {
@@ -169,6 +207,7 @@ export function transition(state: ProgramState, input: LifecycleInput, plan: Pro
   switch (input.type) {
     case 'start':
       if (state.phase !== 'stopped') return same(state);
+      if (state.awaitingLeftovers) return same({ ...state, restartDue: true });
       return { state: { ...state, phase: 'starting' }, effects: [{ type: 'spawn' }], events: [] };
 
     case 'backoff_elapsed':
@@ -176,11 +215,20 @@ export function transition(state: ProgramState, input: LifecycleInput, plan: Pro
       if (state.retryingSpawn) {
         return { state: { ...state, phase: 'starting', retryingSpawn: false }, effects: [{ type: 'spawn' }], events: [] };
       }
-      return {
-        state: { ...state, phase: 'starting', restarts: state.restarts + 1 },
-        effects: [{ type: 'spawn' }],
-        events: [{ event: 'child.restart', fields: { restarts: state.restarts + 1 }, msg: `restarting ${plan.name}` }],
-      };
+      if (state.awaitingLeftovers) return same({ ...state, restartDue: true });
+      return restartNow(state, plan);
+
+    case 'leftovers_gone': {
+      if (!state.awaitingLeftovers) return same(state);
+      const cleared: ProgramState = { ...state, awaitingLeftovers: false };
+      if (state.phase === 'backoff' && state.restartDue) return restartNow(cleared, plan);
+      if (state.phase === 'stopped' && state.restartDue) return { state: { ...cleared, phase: 'starting', restartDue: false }, effects: [{ type: 'spawn' }], events: [] };
+      return same({ ...cleared, restartDue: false });
+    }
+
+    case 'leftovers_grace_elapsed':
+      if (!state.awaitingLeftovers) return same(state);
+      return { state, effects: [{ type: 'signal_leftovers', signal: 'SIGKILL' }], events: [] };
 
     case 'spawned': {
       if (state.phase !== 'starting') return same(state);
@@ -227,7 +275,8 @@ export function transition(state: ProgramState, input: LifecycleInput, plan: Pro
       if (state.stopIntent && !state.stopIntent.restart) {
         return { state: { ...state, phase: 'exited', pid: undefined, stopIntent: undefined, lastExit: exit }, effects: [{ type: 'clear_timers' }, { type: 'ended', how: 'stopped' }], events };
       }
-      return afterRun(state, plan, exit, true, now, events);
+      // Nothing ran, so nothing was left behind: no leftovers to wait for.
+      return nextRun(state, plan, exit, true, now, events);
     }
 
     case 'exited': {
@@ -252,18 +301,20 @@ export function transition(state: ProgramState, input: LifecycleInput, plan: Pro
       ];
       if (intent?.giveUp) {
         events.push(giveUpEvent(plan, state, intent));
-        return {
+        return stopLeftovers(plan, {
           state: { ...state, phase: 'fatal', pid: undefined, startedAt: undefined, stopIntent: undefined, lastExit: exit },
           effects: [{ type: 'clear_timers' }, { type: 'ended', how: 'fatal' }],
           events,
-        };
+        });
       }
       if (intent && !intent.restart) {
-        return {
+        const stopped: Transition = {
           state: { ...state, phase: 'exited', pid: undefined, startedAt: undefined, stopIntent: undefined, lastExit: exit },
           effects: [{ type: 'clear_timers' }, { type: 'ended', how: 'stopped' }],
           events,
         };
+        // An operator's stop ends the whole run; a shutdown stops what is left itself.
+        return intent.shutdown ? stopped : stopLeftovers(plan, stopped);
       }
       const failed = intent !== undefined || exit.status !== 0;
       return afterRun(state, plan, exit, failed, now, events);

@@ -16,6 +16,7 @@ import { ForegroundTerminal } from '../process/foreground.js';
 import { descendantsOf } from '../process/tree.js';
 import { groupPolicy, killRound, procTreeAccess, readStat } from '../process/kill-tree.js';
 import { killCgroup } from '../process/cgroup-kill.js';
+import { ProcessOwnership } from '../process/ownership.js';
 import { startReaper } from '../process/reaper.js';
 import { libc } from '../sys/libc.js';
 import { detectMemoryEnvironment } from '../memory/environment.js';
@@ -80,6 +81,15 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
 
   // Single-command mode on a terminal we hold: the command gets its own group and the terminal.
   const terminal = ForegroundTerminal.detect(plan.singleCommand, isPid1);
+  // Which program owns which process, also after a process leaves its tree.
+  const ownership = new ProcessOwnership();
+  const leftovers = (name: string) => {
+    ownership.refresh();
+    return ownership.leftoversOf(name).map((o) => o.pid);
+  };
+  // Refreshed only when asked (a run's leftovers, each watchdog round): no timer walks the
+  // process table at idle. A daemon that double-forks between two looks is still caught by
+  // its group, its session or its environment's SUPERVISOR_PROGRAM mark.
 
   // The memory manager acts on the supervisor only through this narrow control.
   let supervisor: Supervisor | undefined;
@@ -88,6 +98,8 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     giveUp: (name, reason, graceMs) => supervisor?.giveUp(name, reason, graceMs),
     runningPids: () => supervisor?.runningPids() ?? new Map(),
     isStoppable: (name) => supervisor?.isStoppable(name) ?? false,
+    refreshProcesses: () => ownership.refresh(),
+    processesOf: (name) => ownership.pidsOf(name),
   });
   // The health monitor (probes) likewise: src/health/monitor.ts. No probes configured: no hooks.
   const health = new HealthMonitor(plan, events, {
@@ -99,6 +111,7 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
   const hooks: SupervisorHooks = {
     beforeSpawn: (p) => memory.beforeSpawn(p),
     afterSpawn: (p, pid) => {
+      if (pid !== undefined) ownership.adopt(p.name, pid);
       try {
         memory.afterSpawn(p, pid);
       } finally {
@@ -106,6 +119,7 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
       }
     },
     childExited: (p, pid, exit, stopping) => {
+      ownership.mainExited(p.name, pid);
       try {
         memory.childExited(p, pid, exit, stopping);
       } finally {
@@ -148,6 +162,7 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
       killRound: () => killRound(treeAccess, { root: process.pid, mayKillGroup, maxSweeps: 1000, maxMs: 200 }),
       killCgroups: () => memory.leafPaths().filter(killCgroup),
       reapNow: () => reaper?.request(),
+      leftovers,
     },
     exit(code) {
       reaper?.stop();

@@ -24,6 +24,8 @@ export interface ProcessOps {
   killCgroups?(): string[];
   /** Ask the orphan reaper for a sweep. */
   reapNow(): void;
+  /** The processes a program's ended runs left behind that are alive now (process/ownership.ts); absent: none known. */
+  leftovers?(program: string): number[];
 }
 
 /**
@@ -70,6 +72,8 @@ interface Runtime {
   timers: Map<TimerName, NodeJS.Timeout>;
   /** A dependency failed for good: this program will never start. */
   blocked: boolean;
+  /** Polls until the last run's leftovers are gone. */
+  leftoverPoll?: NodeJS.Timeout;
   /** Stopped by the operator (`supervisor stop`): stays down, and the supervisor stays up, until started again. */
   held: boolean;
   /** `supervisor restart` of a running program: start it again once its stop is over. */
@@ -120,6 +124,7 @@ const TIMER_INPUT: Record<TimerName, LifecycleInput> = {
   start_secs: { type: 'start_secs_elapsed' },
   backoff: { type: 'backoff_elapsed' },
   grace: { type: 'grace_elapsed' },
+  leftovers_grace: { type: 'leftovers_grace_elapsed' },
 };
 
 /** How long leftover descendants get between SIGTERM and SIGKILL at the end of a shutdown. */
@@ -355,8 +360,15 @@ export class Supervisor {
           break;
         }
         case 'clear_timers':
-          for (const timer of rt.timers.values()) clearTimeout(timer);
-          rt.timers.clear();
+          // The run's timers; the previous run's leftovers keep their SIGKILL deadline.
+          for (const [name, timer] of rt.timers) {
+            if (name === 'leftovers_grace') continue;
+            clearTimeout(timer);
+            rt.timers.delete(name);
+          }
+          break;
+        case 'signal_leftovers':
+          this.signalLeftovers(rt, effect.signal);
           break;
         case 'ended':
           rt.child = undefined;
@@ -389,6 +401,34 @@ export class Supervisor {
       rt.child = child;
       this.queue.unshift([rt, { type: 'spawned', pid: child.pid }]);
     }
+  }
+
+  // ---- what an ended run left behind ---------------------------------------
+
+  /** Signals the last run's leftovers and watches until none is alive; then the lifecycle may start the next run. */
+  private signalLeftovers(rt: Runtime, signal: NodeJS.Signals): void {
+    const pids = this.deps.ops.leftovers?.(rt.plan.name) ?? [];
+    if (pids.length === 0) {
+      this.queue.push([rt, { type: 'leftovers_gone' }]);
+      return;
+    }
+    this.deps.events.emit(
+      'child.leftovers',
+      { program: rt.plan.name, count: pids.length, pids, signal, ...(signal === 'SIGKILL' ? {} : { grace_ms: rt.plan.stopGraceMs }) },
+      `${rt.plan.name} left ${pids.length} process(es) behind: ${signal}`,
+    );
+    for (const pid of pids) this.deps.ops.kill(pid, signal);
+    if (rt.leftoverPoll) return;
+    const poll = () => {
+      this.deps.ops.reapNow();
+      if ((this.deps.ops.leftovers?.(rt.plan.name) ?? []).length > 0) {
+        rt.leftoverPoll = setTimeout(poll, DRAIN_POLL_MS);
+        return;
+      }
+      rt.leftoverPoll = undefined;
+      this.send(rt, { type: 'leftovers_gone' });
+    };
+    rt.leftoverPoll = setTimeout(poll, DRAIN_POLL_MS);
   }
 
   /** A program will not run again on its own: apply its on_exit / on_fatal. */
@@ -484,8 +524,8 @@ export class Supervisor {
       if (!live(rt) || rt.state.phase === 'stopping') continue;
       const dependentAlive = this.runtimes.some((other) => other !== rt && live(other) && other.plan.startAfter.includes(rt.plan.name));
       const deadline = this.stopDeadline(rt);
-      if (!dependentAlive) this.send(rt, { type: 'stop', intent: { reason: 'shutdown', restart: false, signal: sd.relaySignal } });
-      else if (this.deps.now() >= deadline) this.send(rt, { type: 'stop', intent: { reason: 'shutdown_budget', restart: false, signal: sd.relaySignal } });
+      if (!dependentAlive) this.send(rt, { type: 'stop', intent: { reason: 'shutdown', restart: false, signal: sd.relaySignal, shutdown: true } });
+      else if (this.deps.now() >= deadline) this.send(rt, { type: 'stop', intent: { reason: 'shutdown_budget', restart: false, signal: sd.relaySignal, shutdown: true } });
       else nextDeadline = Math.min(nextDeadline, deadline);
       if (this.exited) return;
     }

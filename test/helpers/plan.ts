@@ -15,6 +15,7 @@ export function programPlan(over: Partial<ProgramPlan> = {}): ProgramPlan {
     stopSignal: 'SIGTERM',
     stopGraceMs: 10_000,
     processGroup: true,
+    leftovers: 'stop',
     startAfter: [],
     output: 'inherit',
     stdin: 'ignore',

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { initialState, transition, type LifecycleInput, type Transition } from '../../src/supervision/lifecycle.js';
+import { initialState, transition, type LifecycleInput, type ProgramState, type Transition } from '../../src/supervision/lifecycle.js';
 import type { ProgramPlan } from '../../src/plan/types.js';
 import { programPlan, runLifecycle as run } from '../helpers/plan.js';
 
 
 const last = (ts: Transition[]) => ts[ts.length - 1]!;
+/** The supervisor reports that the ended run left nothing alive (plan.leftovers = stop). */
+const gone = (state: ProgramState, plan: ProgramPlan, now: number) => transition(state, { type: 'leftovers_gone' }, plan, now).state;
 const names = (t: Transition) => t.events.map((e) => e.event);
 
 describe('lifecycle state machine', () => {
@@ -44,7 +46,7 @@ describe('lifecycle state machine', () => {
       expect(t.state.phase).toBe('backoff');
       const timer = t.effects.find((e) => e.type === 'set_timer');
       delays.push(timer && timer.type === 'set_timer' ? timer.ms : -1);
-      state = transition(t.state, { type: 'backoff_elapsed' }, plan, now).state;
+      state = transition(gone(t.state, plan, now), { type: 'backoff_elapsed' }, plan, now).state;
     }
     expect(delays).toEqual([100, 200, 350, 350, 350]);
     expect(state.restarts).toBe(5);
@@ -56,11 +58,11 @@ describe('lifecycle state machine', () => {
     state = transition(state, { type: 'start' }, plan, 0).state;
     state = transition(state, { type: 'spawned', pid: 1 }, plan, 0).state;
     state = transition(state, { type: 'exited', code: 1, signal: null }, plan, 10).state; // delay 100, next 300
-    state = transition(state, { type: 'backoff_elapsed' }, plan, 110).state;
+    state = transition(gone(state, plan, 110), { type: 'backoff_elapsed' }, plan, 110).state;
     state = transition(state, { type: 'spawned', pid: 2 }, plan, 110).state;
     let t = transition(state, { type: 'exited', code: 1, signal: null }, plan, 120);
     expect(t.effects).toContainEqual({ type: 'set_timer', timer: 'backoff', ms: 300 });
-    state = transition(t.state, { type: 'backoff_elapsed' }, plan, 420).state;
+    state = transition(gone(t.state, plan, 420), { type: 'backoff_elapsed' }, plan, 420).state;
     state = transition(state, { type: 'spawned', pid: 3 }, plan, 420).state;
     t = transition(state, { type: 'exited', code: 1, signal: null }, plan, 420 + 5000); // stable run
     expect(t.effects).toContainEqual({ type: 'set_timer', timer: 'backoff', ms: 100 });
@@ -101,7 +103,7 @@ describe('lifecycle state machine', () => {
         expect(names(t)).toEqual(['child.exit', 'child.fatal']);
         break;
       }
-      state = transition(state, { type: 'backoff_elapsed' }, plan, i * 100 + 50).state;
+      state = transition(gone(state, plan, i * 100 + 50), { type: 'backoff_elapsed' }, plan, i * 100 + 50).state;
     }
     expect(phases).toEqual(['backoff', 'backoff', 'backoff', 'fatal']);
   });
@@ -114,7 +116,7 @@ describe('lifecycle state machine', () => {
       state = transition(state, { type: 'spawned', pid: i + 1 }, plan, at).state;
       state = transition(state, { type: 'exited', code: 1, signal: null }, plan, at + 1).state;
       expect(state.phase).toBe('backoff');
-      state = transition(state, { type: 'backoff_elapsed' }, plan, at + 1).state;
+      state = transition(gone(state, plan, at + 1), { type: 'backoff_elapsed' }, plan, at + 1).state;
     }
   });
 
@@ -257,5 +259,74 @@ describe('lifecycle state machine', () => {
       expect(t.state).toBe(s);
       expect(t.effects).toEqual([]);
     }
+  });
+  describe('leftovers of an ended run (plan.leftovers)', () => {
+    const plan = programPlan({ startSecsMs: 0, stopSignal: 'SIGQUIT', stopGraceMs: 3000, backoff: { initialMs: 100, factor: 1, maxMs: 100, resetAfterMs: 60_000 } });
+    const ended = () => last(run(plan, [[0, { type: 'start' }], [0, { type: 'spawned', pid: 5 }], [10, { type: 'exited', code: 1, signal: null }]]));
+
+    it('stop (default): an ended run\'s leftovers get the stop signal and a grace timer', () => {
+      const t = ended();
+      expect(t.state).toMatchObject({ phase: 'backoff', awaitingLeftovers: true });
+      expect(t.effects).toContainEqual({ type: 'signal_leftovers', signal: 'SIGQUIT' });
+      expect(t.effects).toContainEqual({ type: 'set_timer', timer: 'leftovers_grace', ms: 3000 });
+    });
+
+    it('the next run waits for them: backoff elapsed first, spawn when they are gone', () => {
+      const waiting = transition(ended().state, { type: 'backoff_elapsed' }, plan, 110);
+      expect(waiting.state.phase).toBe('backoff');
+      expect(waiting.effects).toEqual([]);
+      const g = transition(waiting.state, { type: 'leftovers_gone' }, plan, 500);
+      expect(g.state).toMatchObject({ phase: 'starting', restarts: 1, awaitingLeftovers: false });
+      expect(g.effects).toEqual([{ type: 'spawn' }]);
+      expect(names(g)).toEqual(['child.restart']);
+    });
+
+    it('gone before the backoff elapsed: the restart comes with the backoff, as usual', () => {
+      const g = transition(ended().state, { type: 'leftovers_gone' }, plan, 20);
+      expect(g.state.phase).toBe('backoff');
+      expect(g.effects).toEqual([]);
+      expect(transition(g.state, { type: 'backoff_elapsed' }, plan, 110).effects).toEqual([{ type: 'spawn' }]);
+    });
+
+    it('still there after stop_grace: SIGKILL; once gone, the grace timer means nothing', () => {
+      const t = transition(ended().state, { type: 'leftovers_grace_elapsed' }, plan, 3010);
+      expect(t.effects).toEqual([{ type: 'signal_leftovers', signal: 'SIGKILL' }]);
+      const after = transition(gone(t.state, plan, 3020), { type: 'leftovers_grace_elapsed' }, plan, 3030);
+      expect(after.effects).toEqual([]);
+    });
+
+    it('a program that ends for good, or turns fatal, has its leftovers stopped too', () => {
+      const never = programPlan({ restart: 'never', startSecsMs: 0 });
+      const t = last(run(never, [[0, { type: 'start' }], [0, { type: 'spawned', pid: 5 }], [10, { type: 'exited', code: 0, signal: null }]]));
+      expect(t.state.phase).toBe('exited');
+      expect(t.effects).toContainEqual({ type: 'signal_leftovers', signal: 'SIGTERM' });
+    });
+
+    it('a shutdown stop leaves them to the shutdown (no leftover effect)', () => {
+      const t = last(run(plan, [[0, { type: 'start' }], [0, { type: 'spawned', pid: 5 }], [1, { type: 'stop', intent: { reason: 'shutdown', restart: false, shutdown: true } }], [2, { type: 'exited', code: 0, signal: null }]]));
+      expect(t.state.phase).toBe('exited');
+      expect(t.effects.some((e) => e.type === 'signal_leftovers')).toBe(false);
+    });
+
+    it("an operator's stop ends the whole run: its leftovers are stopped, and a start waits until they are gone", () => {
+      const t = last(run(plan, [[0, { type: 'start' }], [0, { type: 'spawned', pid: 5 }], [1, { type: 'stop', intent: { reason: 'control', restart: false } }], [2, { type: 'exited', code: 0, signal: null }]]));
+      expect(t.state.phase).toBe('exited');
+      expect(t.effects).toContainEqual({ type: 'signal_leftovers', signal: plan.stopSignal });
+      const revived = transition(t.state, { type: 'revive' }, plan, 3).state;
+      const asked = transition(revived, { type: 'start' }, plan, 4);
+      expect(asked.state.phase).toBe('stopped');
+      expect(asked.effects).toEqual([]);
+      const gone = transition(asked.state, { type: 'leftovers_gone' }, plan, 5);
+      expect(gone.state.phase).toBe('starting');
+      expect(gone.effects).toEqual([{ type: 'spawn' }]);
+      expect(gone.state.restarts).toBe(revived.restarts);
+    });
+
+    it('keep: no leftover effect, the restart does not wait', () => {
+      const keep = { ...plan, leftovers: 'keep' as const };
+      const t = last(run(keep, [[0, { type: 'start' }], [0, { type: 'spawned', pid: 5 }], [10, { type: 'exited', code: 1, signal: null }]]));
+      expect(t.effects.some((e) => e.type === 'signal_leftovers')).toBe(false);
+      expect(transition(t.state, { type: 'backoff_elapsed' }, keep, 110).effects).toEqual([{ type: 'spawn' }]);
+    });
   });
 });

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { parseProcStatus, parseSmapsRollup } from '../../src/memory/parse.js';
+import { sumProcesses } from '../../src/memory/sampler.js';
+
+const KB = 1024;
+const status = (anonKb: number, fileKb: number, shmemKb: number) =>
+  parseProcStatus(`Name:\tx\nVmSize:\t${10 * (anonKb + fileKb + shmemKb)} kB\nVmRSS:\t${anonKb + fileKb + shmemKb} kB\nRssAnon:\t${anonKb} kB\nRssFile:\t${fileKb} kB\nRssShmem:\t${shmemKb} kB\n`);
+const rollup = (pssAnonKb: number, pssFileKb: number, pssShmemKb: number) =>
+  parseSmapsRollup(
+    `00400000-7fff0000 ---p 00000000 00:00 0  [rollup]\nRss:  ${pssAnonKb + 2 * pssFileKb} kB\nPss:  ${pssAnonKb + pssFileKb + pssShmemKb} kB\nPss_Anon:  ${pssAnonKb} kB\nPss_File:  ${pssFileKb} kB\nPss_Shmem:  ${pssShmemKb} kB\n`,
+  );
+
+describe('memory sampler: what a leaf would charge', () => {
+  it('uses the proportional shares from smaps_rollup: a file page shared by two counts half in each', () => {
+    // Two node processes sharing a 40 MiB binary (20 MiB each in PSS), 30 and 10 MiB heap.
+    const s = sumProcesses(
+      [
+        { status: status(30 * 1024, 40 * 1024, 0), rollup: rollup(30 * 1024, 20 * 1024, 0) },
+        { status: status(10 * 1024, 40 * 1024, 1024), rollup: rollup(10 * 1024, 20 * 1024, 1024) },
+      ],
+      5,
+    );
+    expect(s.rssBytes).toBe(121 * 1024 * KB); // RSS counts the binary twice
+    expect(s.chargedBytes).toBe(81 * 1024 * KB); // anon 40 + file 40 (once) + shmem 1
+    expect(s.pinnedBytes).toBe(41 * 1024 * KB); // what cannot be reclaimed: anon + shmem
+    expect(s.processes).toBe(2);
+  });
+
+  it('falls back to the status RSS figures without Pss_* lines (old kernels) or without smaps_rollup', () => {
+    const old = parseSmapsRollup('Rss:  100 kB\nPss:  80 kB\n');
+    const s = sumProcesses([{ status: status(60, 30, 10), rollup: old }, { status: status(5, 0, 0) }], 0);
+    expect(s.chargedBytes).toBe(105 * KB);
+    expect(s.pinnedBytes).toBe(75 * KB);
+  });
+});
+
+describe('memory sampler: PSS between two smaps_rollup readings', () => {
+  it('the estimate takes the last reading\'s sharing discount off the status figures, never below 0', async () => {
+    const { discountOf, estimate } = await import('../../src/memory/sampler.js');
+    const exact = sumProcesses(
+      [
+        { status: status(30 * 1024, 40 * 1024, 0), rollup: rollup(30 * 1024, 20 * 1024, 0) },
+        { status: status(10 * 1024, 40 * 1024, 0), rollup: rollup(10 * 1024, 20 * 1024, 0) },
+      ],
+      0,
+    );
+    const d = { at: 0, ...discountOf(exact) };
+    expect(d.charged).toBe(40 * 1024 * KB); // the binary counted twice in RSS
+    // 10 MiB more heap since: the estimate grows with it.
+    const later = sumProcesses([{ status: status(40 * 1024, 40 * 1024, 0) }, { status: status(10 * 1024, 40 * 1024, 0) }], 500);
+    const est = estimate(later, d);
+    expect(est.pssAgeMs).toBe(500);
+    expect(est.chargedBytes).toBe(90 * 1024 * KB);
+    expect(est.pinnedBytes).toBe(50 * 1024 * KB);
+    expect(estimate(sumProcesses([], 600), d).chargedBytes).toBe(0);
+  });
+});
