@@ -14,6 +14,7 @@ import { build } from 'esbuild';
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { koffiBinaries } from './lib/koffi-binaries.mjs';
@@ -72,6 +73,24 @@ const deferUntilCalled = {
   },
 };
 
+// yargs' factory calls `.version()` with no argument on every instance, which
+// guesses the version by walking up from the current directory (the bundle is not
+// under node_modules) reading each directory for a package.json: ~10 ms at every
+// start, and it reads the user's working directory. The supervisor sets its own
+// version (`.version(VERSION)`), so the guess is dropped from the factory. The
+// build fails if yargs' source no longer has the call where expected.
+const YARGS_GUESS = 'yargs.help();\n        yargs.version();\n        return yargs;';
+const noVersionGuess = {
+  name: 'yargs-no-version-guess',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]yargs[\\/]build[\\/]lib[\\/]yargs-factory\.js$/ }, async (a) => {
+      const source = await readFile(a.path, 'utf8');
+      if (source.split(YARGS_GUESS).length !== 2) throw new Error(`${a.path}: the factory's yargs.version() call was not found (yargs changed: review scripts/build.mjs)`);
+      return { loader: 'js', contents: source.replace(YARGS_GUESS, 'yargs.help();\n        return yargs;') };
+    });
+  },
+};
+
 await build({
   entryPoints: { supervisor: join(root, 'src/cli/entry.ts') },
   outdir: staging,
@@ -92,7 +111,7 @@ await build({
   banner: {
     js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
   },
-  plugins: [koffiBeside, deferUntilCalled],
+  plugins: [koffiBeside, deferUntilCalled, noVersionGuess],
   logLevel: 'warning',
 });
 

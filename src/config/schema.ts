@@ -16,15 +16,9 @@ import {
   SIZE_HINT,
   SIZE_OR_PERCENT_PATTERN,
 } from './units.js';
+import { parseListen } from './listen.js';
 
-/** "host:port" or "[v6]:port" → parts; undefined when malformed. */
-export function parseListen(value: string): { host: string; port: number } | undefined {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s\[\]]*)):(\d{1,5})$/.exec(value);
-  if (!m) return undefined;
-  const port = Number(m[3]);
-  if (port > 65535) return undefined;
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
-}
+export { parseListen };
 
 export const PROGRAM_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const;
