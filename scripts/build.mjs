@@ -91,7 +91,7 @@ const noVersionGuess = {
   },
 };
 
-await build({
+const { metafile } = await build({
   entryPoints: { supervisor: join(root, 'src/cli/entry.ts') },
   outdir: staging,
   outExtension: { '.js': '.mjs' },
@@ -113,7 +113,33 @@ await build({
   },
   plugins: [koffiBeside, deferUntilCalled, noVersionGuess],
   logLevel: 'warning',
+  metafile: true,
 });
+
+assertRunPathLean(metafile);
+
+/**
+ * What the entry loads before any command runs (its static imports, followed
+ * transitively) must not hold the packages only some commands need: twice already an
+ * import from src/config put zod on the path of every start (~30 ms). Fails the build.
+ */
+function assertRunPathLean(meta) {
+  const ON_DEMAND = /node_modules\/(zod|yaml|pino-pretty|prom-client)\//;
+  const entry = Object.keys(meta.outputs).find((out) => meta.outputs[out].entryPoint?.endsWith('src/cli/entry.ts'));
+  const seen = new Set();
+  const visit = (out, via) => {
+    if (seen.has(out)) return;
+    seen.add(out);
+    const bad = Object.keys(meta.outputs[out].inputs).find((input) => ON_DEMAND.test(input));
+    if (bad) throw new Error(`${bad} is loaded at every start (${via.join(' -> ')}): import it on demand`);
+    for (const imp of meta.outputs[out].imports) if (imp.kind === 'import-statement' && meta.outputs[imp.path]) visit(imp.path, [...via, basename(imp.path)]);
+  };
+  // The entry's own dynamic import of main is the run path too: main's chunk and its static imports.
+  const main = meta.outputs[entry].imports.find((imp) => imp.kind === 'dynamic-import' && /\/main-[^/]*\.mjs$/.test(imp.path));
+  if (!main) throw new Error('build: the entry no longer imports the main chunk dynamically (review assertRunPathLean)');
+  visit(entry, ['supervisor.mjs']);
+  visit(main.path, ['supervisor.mjs', basename(main.path)]);
+}
 
 // Chunks first (new names, nothing running can be using them), the entry last.
 const stagedChunks = join(staging, 'chunks');
