@@ -116,7 +116,12 @@ const { metafile } = await build({
   metafile: true,
 });
 
-assertRunPathLean(metafile);
+try {
+  assertRunPathLean(metafile);
+} catch (e) {
+  rmSync(staging, { recursive: true, force: true });
+  throw e;
+}
 
 /**
  * What the entry loads before any command runs (its static imports, followed
