@@ -14,6 +14,7 @@ import { build } from 'esbuild';
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { koffiBinaries } from './lib/koffi-binaries.mjs';
@@ -72,7 +73,25 @@ const deferUntilCalled = {
   },
 };
 
-await build({
+// yargs' factory calls `.version()` with no argument on every instance, which
+// guesses the version by walking up from the current directory (the bundle is not
+// under node_modules) reading each directory for a package.json: ~10 ms at every
+// start, and it reads the user's working directory. The supervisor sets its own
+// version (`.version(VERSION)`), so the guess is dropped from the factory. The
+// build fails if yargs' source no longer has the call where expected.
+const YARGS_GUESS = 'yargs.help();\n        yargs.version();\n        return yargs;';
+const noVersionGuess = {
+  name: 'yargs-no-version-guess',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]yargs[\\/]build[\\/]lib[\\/]yargs-factory\.js$/ }, async (a) => {
+      const source = await readFile(a.path, 'utf8');
+      if (source.split(YARGS_GUESS).length !== 2) throw new Error(`${a.path}: the factory's yargs.version() call was not found (yargs changed: review scripts/build.mjs)`);
+      return { loader: 'js', contents: source.replace(YARGS_GUESS, 'yargs.help();\n        return yargs;') };
+    });
+  },
+};
+
+const { metafile } = await build({
   entryPoints: { supervisor: join(root, 'src/cli/entry.ts') },
   outdir: staging,
   outExtension: { '.js': '.mjs' },
@@ -92,9 +111,40 @@ await build({
   banner: {
     js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
   },
-  plugins: [koffiBeside, deferUntilCalled],
+  plugins: [koffiBeside, deferUntilCalled, noVersionGuess],
   logLevel: 'warning',
+  metafile: true,
 });
+
+try {
+  assertRunPathLean(metafile);
+} catch (e) {
+  rmSync(staging, { recursive: true, force: true });
+  throw e;
+}
+
+/**
+ * What the entry loads before any command runs (its static imports, followed
+ * transitively) must not hold the packages only some commands need: twice already an
+ * import from src/config put zod on the path of every start (~30 ms). Fails the build.
+ */
+function assertRunPathLean(meta) {
+  const ON_DEMAND = /node_modules\/(zod|yaml|pino-pretty|prom-client)\//;
+  const entry = Object.keys(meta.outputs).find((out) => meta.outputs[out].entryPoint?.endsWith('src/cli/entry.ts'));
+  const seen = new Set();
+  const visit = (out, via) => {
+    if (seen.has(out)) return;
+    seen.add(out);
+    const bad = Object.keys(meta.outputs[out].inputs).find((input) => ON_DEMAND.test(input));
+    if (bad) throw new Error(`${bad} is loaded at every start (${via.join(' -> ')}): import it on demand`);
+    for (const imp of meta.outputs[out].imports) if (imp.kind === 'import-statement' && meta.outputs[imp.path]) visit(imp.path, [...via, basename(imp.path)]);
+  };
+  // The entry's own dynamic import of main is the run path too: main's chunk and its static imports.
+  const main = meta.outputs[entry].imports.find((imp) => imp.kind === 'dynamic-import' && /\/main-[^/]*\.mjs$/.test(imp.path));
+  if (!main) throw new Error('build: the entry no longer imports the main chunk dynamically (review assertRunPathLean)');
+  visit(entry, ['supervisor.mjs']);
+  visit(main.path, ['supervisor.mjs', basename(main.path)]);
+}
 
 // Chunks first (new names, nothing running can be using them), the entry last.
 const stagedChunks = join(staging, 'chunks');

@@ -1,7 +1,10 @@
 // Turns zod validation issues into plain-language config problems: one per
 // offending field (one per unknown key), with a path, a message that says what
 // was expected and what was found, and whether to point at the key or the value.
-import * as z from 'zod';
+// The classes by name from zod's core: `z.core` would bundle all of core (its
+// locales and compiler among it) into the config chunk.
+import { $ZodArray, $ZodDefault, $ZodNullable, $ZodObject, $ZodOptional, $ZodPipe, $ZodRecord, $ZodUnion } from 'zod/v4/core';
+import type { $ZodIssue, $ZodRawIssue, $ZodType } from 'zod/v4/core';
 import type { PathSegment } from './errors.js';
 import type { LocateTarget } from './locate.js';
 import { didYouMean } from './suggest.js';
@@ -13,8 +16,8 @@ export interface IssueProblem {
   target: LocateTarget;
 }
 
-type Issue = z.core.$ZodIssue;
-type RawIssue = z.core.$ZodRawIssue;
+type Issue = $ZodIssue;
+type RawIssue = $ZodRawIssue;
 
 /** Fields a program has but `defaults:` refuses, with the reason. */
 const PROGRAM_ONLY_KEYS = new Set(['command', 'shell', 'depends_on']);
@@ -60,14 +63,16 @@ export function configErrorMap(issue: RawIssue): string | undefined {
   }
 }
 
+type Schema = $ZodType;
+
 /** Unwraps optional/default/pipe wrappers down to the schema that has the shape. */
-function unwrap(schema: z.ZodType): z.ZodType {
-  let current: z.ZodType = schema;
+function unwrap(schema: Schema): Schema {
+  let current: Schema = schema;
   for (;;) {
-    if (current instanceof z.ZodOptional || current instanceof z.ZodNullable || current instanceof z.ZodDefault) {
-      current = current.unwrap() as z.ZodType;
-    } else if (current instanceof z.ZodPipe) {
-      current = current.in as z.ZodType;
+    if (current instanceof $ZodOptional || current instanceof $ZodNullable || current instanceof $ZodDefault) {
+      current = current._zod.def.innerType;
+    } else if (current instanceof $ZodPipe) {
+      current = current._zod.def.in;
     } else {
       return current;
     }
@@ -75,15 +80,15 @@ function unwrap(schema: z.ZodType): z.ZodType {
 }
 
 /** The schemas `path` may lead to (several when it goes through a union). */
-function schemasAt(root: z.ZodType, path: readonly PathSegment[]): z.ZodType[] {
+function schemasAt(root: Schema, path: readonly PathSegment[]): Schema[] {
   let current = [unwrap(root)];
   for (const segment of path) {
-    const next: z.ZodType[] = [];
-    const visit = (schema: z.ZodType): void => {
-      if (schema instanceof z.ZodUnion) for (const option of schema.options) visit(unwrap(option as z.ZodType));
-      else if (schema instanceof z.ZodObject && typeof segment === 'string' && segment in schema.shape) next.push(unwrap(schema.shape[segment] as z.ZodType));
-      else if (schema instanceof z.ZodRecord) next.push(unwrap(schema.valueType as z.ZodType));
-      else if (schema instanceof z.ZodArray) next.push(unwrap(schema.element as z.ZodType));
+    const next: Schema[] = [];
+    const visit = (schema: Schema): void => {
+      if (schema instanceof $ZodUnion) for (const option of schema._zod.def.options) visit(unwrap(option));
+      else if (schema instanceof $ZodObject && typeof segment === 'string' && segment in schema._zod.def.shape) next.push(unwrap(schema._zod.def.shape[segment]!));
+      else if (schema instanceof $ZodRecord) next.push(unwrap(schema._zod.def.valueType));
+      else if (schema instanceof $ZodArray) next.push(unwrap(schema._zod.def.element));
     };
     current.forEach(visit);
     current = next;
@@ -92,17 +97,17 @@ function schemasAt(root: z.ZodType, path: readonly PathSegment[]): z.ZodType[] {
 }
 
 /** Keys the schema allows in the mapping at `path` (for "did you mean"). */
-export function knownKeysAt(root: z.ZodType, path: readonly PathSegment[]): string[] {
+export function knownKeysAt(root: Schema, path: readonly PathSegment[]): string[] {
   const keys = new Set<string>();
-  const visit = (schema: z.ZodType): void => {
-    if (schema instanceof z.ZodUnion) for (const option of schema.options) visit(unwrap(option as z.ZodType));
-    else if (schema instanceof z.ZodObject) for (const key of Object.keys(schema.shape)) keys.add(key);
+  const visit = (schema: Schema): void => {
+    if (schema instanceof $ZodUnion) for (const option of schema._zod.def.options) visit(unwrap(option));
+    else if (schema instanceof $ZodObject) for (const key of Object.keys(schema._zod.def.shape)) keys.add(key);
   };
   schemasAt(root, path).forEach(visit);
   return [...keys];
 }
 
-function unknownKeyMessage(root: z.ZodType, parent: readonly PathSegment[], key: string): string {
+function unknownKeyMessage(root: Schema, parent: readonly PathSegment[], key: string): string {
   if (parent.length === 1 && parent[0] === 'defaults' && PROGRAM_ONLY_KEYS.has(key)) {
     return `${JSON.stringify(key)} cannot be set in defaults, only in a program`;
   }
@@ -119,7 +124,7 @@ function withInput(message: string, input: unknown): string {
  * One issue → its problems. `root` is the schema that produced it (for "did you
  * mean" on unknown keys); `base` is prefixed to the issue's path (for unions).
  */
-export function issueToProblems(issue: Issue, root: z.ZodType, base: readonly PathSegment[] = []): IssueProblem[] {
+export function issueToProblems(issue: Issue, root: Schema, base: readonly PathSegment[] = []): IssueProblem[] {
   const path = [...base, ...(issue.path as PathSegment[])];
   if (path.length === 0 && (issue.input === null || issue.input === undefined)) {
     return [{ path, message: 'the file is empty (expected a mapping with a programs: section)', target: 'value' }];

@@ -2,6 +2,7 @@
 // a problem in is dropped (a program whose command was dropped gets a stand-in
 // that runs nothing), so the later checks (dependencies, users, shell syntax,
 // caps) still run on the rest and `validate` reports every problem in one run.
+import * as z from 'zod/mini';
 import type { PathSegment } from './errors.js';
 import { configSchema, defaultsSchema, programSchema, type Config, type DefaultsConfig, type ProgramConfig } from './schema.js';
 
@@ -41,7 +42,7 @@ function withoutBadKeys(
   return out;
 }
 
-const topLevelSchema = configSchema.omit({ programs: true, defaults: true });
+const topLevelSchema = z.omit(configSchema, { programs: true, defaults: true });
 
 /**
  * The parts of `raw` (the parsed YAML) that validate, given the paths the
