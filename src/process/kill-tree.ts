@@ -85,8 +85,9 @@ export function stopSweep(
   const queue = access.children(opts.root).reverse();
   let cut = false;
   while (queue.length > 0) {
-    // A fork bomb can grow the tree faster than it is read: the round's bound holds inside a sweep too.
-    if (access.now() >= deadline) {
+    // A fork bomb can grow the tree faster than it is read: the round's bound holds inside a
+    // sweep too, once it found someone (a cut sweep that found no one would read as "none left").
+    if (live.length > 0 && access.now() >= deadline) {
       cut = true;
       break;
     }
@@ -117,23 +118,29 @@ export function stopSweep(
   return { live, signaled, closed };
 }
 
-/** One round: stop sweeps until the set is closed (or the round's bound), then SIGKILL every live descendant. */
+/**
+ * One round: stop sweeps until the set is closed (or the round's bound), then SIGKILL
+ * every live descendant any sweep found: a sweep cut short by the bound (a loaded
+ * machine) sees only part of the tree, and what the earlier sweeps stopped must not be
+ * left stopped and alive.
+ */
 export function killRound(access: TreeAccess, opts: KillRoundOptions): KillRoundResult {
   const start = access.now();
   let sweeps = 0;
   let converged = false;
-  let live: SweepResult['live'] = [];
+  const found = new Map<number, number>();
   const seen = new Set<number>();
   for (;;) {
     const sweep = stopSweep(access, opts, seen, start + opts.maxMs);
     sweeps++;
-    live = sweep.live;
+    for (const { pid, pgid } of sweep.live) found.set(pid, pgid);
     if (sweep.closed) {
       converged = true;
       break;
     }
     if (sweeps >= opts.maxSweeps || access.now() - start >= opts.maxMs) break;
   }
+  const live = [...found].map(([pid, pgid]) => ({ pid, pgid }));
   const groups = new Set<number>();
   for (const { pid, pgid } of live) {
     access.kill(pid, 'SIGKILL');

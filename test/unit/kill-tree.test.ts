@@ -155,6 +155,20 @@ describe('kill-tree: one round', () => {
     expect(w.alive()).toEqual([]);
   });
 
+  it('a round cut short by its time bound still SIGKILLs everything its sweeps stopped (none is left stopped and alive)', () => {
+    for (let maxMs = 1; maxMs <= 60; maxMs++) {
+      const w = new World();
+      const a = w.add(ROOT);
+      const b = w.add(a);
+      w.add(a);
+      w.add(b);
+      const r = killRound(w.access, options({ maxMs }));
+      const stopped = [...w.procs].filter(([, p]) => p.state === 'T').map(([pid]) => pid);
+      expect({ maxMs, stopped }).toEqual({ maxMs, stopped: [] });
+      expect(r.killed.length).toBeGreaterThan(0);
+    }
+  });
+
   it('never signals a process group the policy refuses (the supervisor’s own)', () => {
     const w = new World();
     w.add(ROOT, { pgid: 1 });
