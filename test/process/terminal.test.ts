@@ -82,7 +82,7 @@ describe('single-command mode on a terminal', () => {
   it('Ctrl-Z stops the whole job for the shell that started the supervisor; fg resumes it with the terminal', async () => {
     // PS1 is written so that its echo on the command line never matches the prompt itself.
     const prompt = 'sv-prompt> ';
-    const cmd = `${supervisor('--log-level', 'warn', '--').join(' ')} /bin/sh -c 'echo inner-ready; while :; do sleep 0.1; done'`;
+    const cmd = `${supervisor('--log-level', 'warn', '--').join(' ')} /bin/sh -c 'trap "echo re\\"\\"sumed" CONT; echo inner-ready; while :; do sleep 0.1; done'`;
     const r = await onPty(
       [
         { wait: '# ' },
@@ -94,8 +94,11 @@ describe('single-command mode on a terminal', () => {
         { wait: 'Stopped' },
         { wait: prompt },
         { send: 'fg\n' },
-        // The job runs again in the foreground: the terminal's Ctrl-C reaches it.
-        { wait: 'while' },
+        // The command's group holds the terminal again once it prints "resumed": the
+        // supervisor hands it the terminal, then sends it SIGCONT. (Not bash's echo of the
+        // job: bash prints that before it gives the job the terminal, so a Ctrl-C sent on
+        // it can reach bash instead. The trap's text is quoted so that the echo never matches.)
+        { wait: 'resumed' },
         { send: CTRL_C },
         { wait: prompt },
         { send: 'echo "after=$?"; exit 4\n' },
