@@ -18,6 +18,8 @@ import { closeSync, readSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import type { ProgramPlan } from '../plan/types.js';
 import { jobControl, type JobControl } from '../sys/job-control.js';
+import { readStat, type ProcStat } from './kill-tree.js';
+import { childrenOf } from './tree.js';
 
 import { FOREGROUND_SHIM_FLAG } from './shim-flag.js';
 
@@ -76,9 +78,31 @@ export function runForegroundShim(argv: readonly string[]): never {
   process.exit(notFound ? 127 : 126);
 }
 
+/**
+ * A job stop the command itself cannot report: the command is blocked in
+ * vfork (state D, as dash is for every external command) and the terminal's
+ * stop caught its vfork child before the exec (state T, in the command's
+ * group). The kernel lets the command sleep until that child goes on, so it
+ * never stops and no waitid sees it; a shell running the command directly
+ * waits forever there too. Returns the stopped child, or undefined.
+ */
+export function stoppedVforkChild(
+  command: number,
+  stat: (pid: number) => ProcStat | undefined,
+  children: (pid: number) => number[],
+): number | undefined {
+  if (stat(command)?.state !== 'D') return undefined;
+  return children(command).find((pid) => {
+    const s = stat(pid);
+    return s?.state === 'T' && s.pgid === command;
+  });
+}
+
 export class ForegroundTerminal {
   /** The process group handed the terminal (the command's pid). */
   private commandGroup?: number;
+  /** The stopped vfork child we already stopped for (acted on once, like a waitid stop report). */
+  private stoppedChild?: number;
 
   private constructor(
     private readonly jc: JobControl,
@@ -115,9 +139,19 @@ export class ForegroundTerminal {
 
   /** On SIGCHLD: the command stopped (Ctrl-Z, or a read from the background)? Take the terminal back and stop too. */
   childChanged(pid: number): void {
-    if (this.jc.stopSignal(pid) === null || this.isPid1) return;
+    if (this.isPid1) return;
+    if (this.jc.stopSignal(pid) === null && !this.newVforkStop(pid)) return;
     this.jc.setForegroundGroup(0, this.jc.getpgrp());
     process.kill(process.pid, 'SIGSTOP');
+  }
+
+  /** The command's vfork child stopped before its exec (stoppedVforkChild), not acted on yet? */
+  private newVforkStop(pid: number): boolean {
+    if (pid !== this.commandGroup) return false;
+    const child = stoppedVforkChild(pid, (p) => readStat(p), (p) => childrenOf(p));
+    const isNew = child !== undefined && child !== this.stoppedChild;
+    this.stoppedChild = child;
+    return isNew;
   }
 
   /** On SIGCONT: continued in the foreground (`fg`)? Hand the terminal back to the command and continue its group. */

@@ -222,7 +222,8 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
       for (const pid of supervisor.runningPids().values()) terminal.childChanged(pid);
     };
     process.on('SIGCHLD', checkStopped);
-    // SIGCHLD can be missed or coalesced (it is also libuv's): a cheap backstop, terminal mode only.
+    // A stop that brings us no SIGCHLD (the command stuck in vfork, its vfork child stopped:
+    // ForegroundTerminal.childChanged) is seen by this poll; terminal mode only.
     setInterval(checkStopped, 250).unref();
   }
   // Our listeners are in place: the early ones (src/cli/entry.ts) can go. What

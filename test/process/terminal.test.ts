@@ -74,14 +74,15 @@ describe('single-command mode on a terminal', () => {
     expect(r.status).toBe(5);
   });
 
-  // SKIPPED, a known defect (issue 8): run alone this passes (4 of 4 at load 15), but in every
-  // full `npm test` run of the session (3 of 3) the ^Z never produced "Stopped": the job was not
-  // suspended and the outer shell waited. Not understood yet; the feature is documented as
-  // unreliable until it is. Re-enable once the cause is found.
-  it.skip('Ctrl-Z stops the whole job for the shell that started the supervisor; fg resumes it with the terminal', async () => {
+  // The inner loop is dash running `sleep` through vfork: a Ctrl-Z often lands while the
+  // vfork child has not exec'd yet. The kernel then stops that child, while sh sleeps in
+  // vfork and never stops (a plain bash would wait for it forever). The supervisor counts
+  // that as the job's stop (src/process/foreground.ts, stoppedVforkChild): this once hung
+  // 1 run in 3 and was skipped.
+  it('Ctrl-Z stops the whole job for the shell that started the supervisor; fg resumes it with the terminal', async () => {
     // PS1 is written so that its echo on the command line never matches the prompt itself.
     const prompt = 'sv-prompt> ';
-    const cmd = `${supervisor('--log-level', 'warn', '--').join(' ')} /bin/sh -c 'echo inner-ready; while :; do sleep 0.1; done'`;
+    const cmd = `${supervisor('--log-level', 'warn', '--').join(' ')} /bin/sh -c 'trap "echo re\\"\\"sumed" CONT; echo inner-ready; while :; do sleep 0.1; done'`;
     const r = await onPty(
       [
         { wait: '# ' },
@@ -93,8 +94,11 @@ describe('single-command mode on a terminal', () => {
         { wait: 'Stopped' },
         { wait: prompt },
         { send: 'fg\n' },
-        // The job runs again in the foreground: the terminal's Ctrl-C reaches it.
-        { wait: 'while' },
+        // The command's group holds the terminal again once it prints "resumed": the
+        // supervisor hands it the terminal, then sends it SIGCONT. (Not bash's echo of the
+        // job: bash prints that before it gives the job the terminal, so a Ctrl-C sent on
+        // it can reach bash instead. The trap's text is quoted so that the echo never matches.)
+        { wait: 'resumed' },
         { send: CTRL_C },
         { wait: prompt },
         { send: 'echo "after=$?"; exit 4\n' },

@@ -21,6 +21,7 @@ export const LABELS = {
   pm2: 'pm2-runtime',
   'baseline-single': 'supervisor -- (baseline)',
   baseline: 'supervisor (baseline)',
+  'baseline-json': 'supervisor (output: json, baseline)',
 };
 
 /** Which installed peer each column needs. */
@@ -65,6 +66,11 @@ export function buildInit(id, programs, opts, dir) {
     case 'supervisor-watchdog':
     case 'supervisor-cgroup':
       return supervisorConfig(id, programs, opts, dir);
+    // An older bundle (BENCH_BASELINE=path/to/supervisor.mjs), as supervisor and supervisor-json.
+    case 'baseline':
+    case 'baseline-json':
+      if (!process.env.BENCH_BASELINE) throw new Error(`${id} needs BENCH_BASELINE`);
+      return supervisorConfig(id === 'baseline' ? 'supervisor' : 'supervisor-json', programs, opts, dir, process.env.BENCH_BASELINE);
     case 'supervisord':
       if (opts.output === 'json') return { unsupported: 'no JSON framing' };
       if (opts.memory) return { unsupported: 'no memory cap' };
@@ -77,7 +83,7 @@ export function buildInit(id, programs, opts, dir) {
   }
 }
 
-function supervisorConfig(id, programs, opts, dir) {
+function supervisorConfig(id, programs, opts, dir, bundle = BUNDLE) {
   const restart = opts.restart ?? 'default';
   const mode = id === 'supervisor-watchdog' ? 'watchdog' : id === 'supervisor-cgroup' ? 'cgroup' : opts.memory?.mode;
   const cfg = { log: { level: 'info', format: 'json' }, termination_log: false, programs: {} };
@@ -91,7 +97,7 @@ function supervisorConfig(id, programs, opts, dir) {
   }
   const file = join(dir, `${id}.yaml`);
   writeFileSync(file, `${JSON.stringify(cfg, null, 2)}\n`); // JSON is YAML
-  return { argv: [process.execPath, BUNDLE, '-c', file], configFile: file };
+  return { argv: [process.execPath, bundle, '-c', file], configFile: file };
 }
 
 const shq = (s) => `'${String(s).replaceAll("'", `'"'"'`).replaceAll('%', '%%')}'`;

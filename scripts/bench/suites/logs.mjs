@@ -12,6 +12,9 @@ import { startSession } from '../lib/session.mjs';
 import { rotate, summarize } from '../lib/stats.mjs';
 
 const COLS = ['bare', 'tini', 'dumb-init', 'supervisor', 'supervisor-json', 'supervisord', 'pm2'];
+/** BENCH_BASELINE=path/to/an/older/supervisor.mjs adds it as two more columns (inherit, json), measured in the same rounds, taking turns. */
+const BASELINE = process.env.BENCH_BASELINE;
+if (BASELINE) COLS.push('baseline', 'baseline-json');
 const MARK = Buffer.from('chatty ');
 const END = Buffer.from('chatty-END');
 
@@ -33,7 +36,7 @@ async function once(id, lines) {
     }
     tail = buf.subarray(Math.max(0, buf.length - 16));
   };
-  const s = startSession(id, (chan) => [{ name: 'chatty', argv: fixture('chatty', chan, lines) }], { output: id === 'supervisor-json' ? 'json' : 'inherit', onStdout, restart: 'never' });
+  const s = startSession(id, (chan) => [{ name: 'chatty', argv: fixture('chatty', chan, lines) }], { output: id === 'supervisor-json' || id === 'baseline-json' ? 'json' : 'inherit', onStdout, restart: 'never' });
   try {
     const start = await s.chan.waitFor((l) => l.tag === 'start', 30_000);
     const init = await s.run.hostPid();
@@ -68,7 +71,7 @@ export async function run({ p, peers, log }) {
   }
   return {
     title: 'Log throughput',
-    how: `PID 1 (the no-init column: the child itself as PID 1); stdout is a pipe the driver drains. ${p.logLines.toLocaleString('en-US')} lines of ~100 bytes, one write(2) per line; ${p.logRounds} round(s), alternating.`,
+    how: `PID 1 (the no-init column: the child itself as PID 1); stdout is a pipe the driver drains. ${p.logLines.toLocaleString('en-US')} lines of ~100 bytes, one write(2) per line; ${p.logRounds} round(s), alternating.${BASELINE ? ` Baseline columns: ${BASELINE}.` : ''}`,
     columns: COLS,
     rows: [
       { label: 'lines per second through the init', unit: 'lines/s', better: 'higher', ref: 'supervisor-json', cells: rate },
