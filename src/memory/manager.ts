@@ -683,7 +683,9 @@ export class MemoryManager implements SupervisorHooks {
       candidates: (maxAgeMs): GuardProgram[] =>
         live().map((pm) => {
           const recent = pm.last !== undefined && this.now() - pm.last.at <= maxAgeMs ? pm.last : undefined;
-          return { program: pm.plan.name, pid: pm.pid!, usageBytes: this.usageBytes(pm, recent ?? this.sampleNow(pm, pm.pid!)), maxBytes: pm.maxBytes, stopGraceMs: pm.stopGraceMs };
+          // No page-table walk here: the guard is about to stop someone.
+          const sample = recent ?? pm.meter.quick(this.processesOf(pm.plan.name, pm.pid!), this.now());
+          return { program: pm.plan.name, pid: pm.pid!, usageBytes: this.usageBytes(pm, sample), maxBytes: pm.maxBytes, stopGraceMs: pm.stopGraceMs };
         }),
       refreshSamples: () => this.sampleUncapped(this.control.runningPids()),
       forensics: (program, pid, container) => this.forensics(this.programs.get(program)!, pid, container, {}),

@@ -175,6 +175,17 @@ export class TreeMeter {
     this.last = { at, pids: key, ...discountOf(exact) };
     return exact;
   }
+
+  /**
+   * Status only, never smaps_rollup (a decision that cannot wait for a page-table walk:
+   * the container guard choosing whom to stop); PSS figures estimated from the last
+   * reading of the same processes, whatever its age.
+   */
+  quick(pids: readonly number[], at: number): TreeSample {
+    const cheap = samplePids(pids, at, this.procRoot, false);
+    const key = [...pids].sort((a, b) => a - b).join(',');
+    return this.last && this.last.pids === key ? estimate(cheap, this.last) : cheap;
+  }
 }
 
 /** The tree rooted at `pid`, read now (without the processes that left it). */

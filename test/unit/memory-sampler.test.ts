@@ -55,3 +55,35 @@ describe('memory sampler: PSS between two smaps_rollup readings', () => {
     expect(estimate(sumProcesses([], 600), d).chargedBytes).toBe(0);
   });
 });
+
+describe('memory sampler: the quick reading for a decision that cannot wait', () => {
+  it('reads status only (never smaps_rollup) and takes the last PSS reading’s discount off, whatever its age', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { TreeMeter } = await import('../../src/memory/sampler.js');
+    const root = mkdtempSync(join(tmpdir(), 'sv-meter-'));
+    const proc = (pid: number, st: string, roll: string) => {
+      mkdirSync(join(root, String(pid)), { recursive: true });
+      writeFileSync(join(root, String(pid), 'status'), st);
+      writeFileSync(join(root, String(pid), 'smaps_rollup'), roll);
+    };
+    const rollupText = (a: number, f: number) =>
+      `00400000-7fff0000 ---p 00000000 00:00 0  [rollup]\nRss:  ${a + 2 * f} kB\nPss:  ${a + f} kB\nPss_Anon:  ${a} kB\nPss_File:  ${f} kB\nPss_Shmem:  0 kB\n`;
+    const statusText = (a: number, f: number) => `Name:\tx\nVmRSS:\t${a + f} kB\nRssAnon:\t${a} kB\nRssFile:\t${f} kB\nRssShmem:\t0 kB\n`;
+    // A node process: 30 MiB heap, a 40 MiB binary shared with one other process (20 MiB in PSS).
+    proc(7, statusText(30 * 1024, 40 * 1024), rollupText(30 * 1024, 20 * 1024));
+    const meter = new TreeMeter(root);
+    expect(meter.measure([7], 0).chargedBytes).toBe(50 * 1024 * KB);
+    // Ten seconds later (a PSS reading would be due) the heap grew by 10 MiB; a smaps_rollup
+    // that said anything else would show in the figures.
+    proc(7, statusText(40 * 1024, 40 * 1024), rollupText(1, 1));
+    const q = meter.quick([7], 10_000);
+    expect(q.chargedBytes).toBe(60 * 1024 * KB);
+    expect(q.pinnedBytes).toBe(40 * 1024 * KB);
+    expect(q.pssAgeMs).toBe(10_000);
+    // Other processes than the last reading's: plain status figures.
+    proc(8, statusText(1024, 0), rollupText(1, 1));
+    expect(meter.quick([7, 8], 10_000).chargedBytes).toBe(81 * 1024 * KB);
+  });
+});
