@@ -194,8 +194,9 @@ fail() { echo "$*" >&2; exit 1; }
 step start
 busybox insmod ${inputs.overlay} || fail "insmod overlay"
 # podman resolves short names (FROM node:26-slim) through /var/cache/containers/short-name-aliases.conf
-# and its lock: writable there, on the read-only root.
+# and its lock, and copies image configs through /var/tmp: both writable, on the read-only root.
 mount -t tmpfs -o mode=755 tmpfs /var/cache || fail "tmpfs on /var/cache"
+mount -t tmpfs -o mode=1777 tmpfs /var/tmp || fail "tmpfs on /var/tmp"
 C=/tmp/c; mkdir -p $C/tmp $C/home $C/storage
 cat > $C/storage.conf <<'CONF'
 [storage]

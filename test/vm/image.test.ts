@@ -21,10 +21,10 @@ describe.runIf(process.env['IMAGE_VM_TEST'] === '1')('Dockerfile.example built b
   let r: VmResult;
   beforeAll(async () => {
     const inputs = prepareImageInputs();
-    r = await runInVm(imageGuestScript(inputs), { timeoutMs: 1_500_000, memoryMb: 3072 });
+    r = await runInVm(imageGuestScript(inputs), { timeoutMs: 2_700_000, memoryMb: 3072 });
     const steps = parseReport(r.files['image/steps'] ?? '');
     console.log(`[image] guest uptime at each step (s): ${JSON.stringify(steps)}; VM wall ${(r.wallMs / 1000).toFixed(0)} s`);
-  }, 1_800_000);
+  }, 3_000_000);
 
   const report = () => parseReport(r.files['image/report'] ?? '');
   const events = () =>
