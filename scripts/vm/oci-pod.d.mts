@@ -1,5 +1,6 @@
 // Types of oci-pod.mjs for the TypeScript tests.
 export declare const DEFAULT_CAPS: string[];
+export declare const ALL_CAPS: string[];
 export declare function podSpec(o: {
   args: string[];
   env?: string[];
@@ -10,4 +11,5 @@ export declare function podSpec(o: {
   cgroupsPath: string;
   binds?: { source: string; destination: string }[];
   cgroupWritable?: boolean;
+  privileged?: boolean;
 }): Record<string, unknown>;

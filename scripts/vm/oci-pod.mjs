@@ -6,13 +6,26 @@
 // unprivileged pod), containerd's default capability set (no CAP_SYS_RESOURCE,
 // no CAP_SYS_ADMIN), no_new_privs (`allowPrivilegeEscalation: false`), new pid,
 // mount, ipc, uts, network and cgroup namespaces, and containerd's masked and
-// read-only /proc paths. Used inside the cgroup v2 VM (test/vm/runc.test.ts);
-// the rootfs is a bind of the guest's root (the host's, read-only).
+// read-only /proc paths. `privileged: true` gives what containerd gives a pod with
+// `securityContext.privileged: true` instead: every capability, no masked or read-only
+// /proc paths, /sys and the cgroup fs mounted read-write, no no_new_privs (Kubernetes
+// refuses allowPrivilegeEscalation: false beside privileged). `uid`/`gid` are
+// `runAsUser`/`runAsGroup`. Used inside the cgroup v2 VM (test/vm/runc.test.ts); the
+// rootfs is a bind of the guest's root (the host's, read-only).
 
 /** containerd's default capabilities (oci.defaultUnixCaps / CRI's default set). */
 export const DEFAULT_CAPS = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
   'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+];
+
+/** Every capability of the guest's kernel (6.1): what a privileged container gets. */
+export const ALL_CAPS = [
+  ...DEFAULT_CAPS, 'CAP_DAC_READ_SEARCH', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_IPC_LOCK',
+  'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT',
+  'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_LEASE', 'CAP_AUDIT_CONTROL',
+  'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ',
+  'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
 ];
 
 const MASKED = [
@@ -24,11 +37,14 @@ const READONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysr
 /**
  * @param {{ args: string[], env?: string[], cwd?: string, uid?: number, gid?: number,
  *   memoryBytes: number, cgroupsPath: string, binds?: {source: string, destination: string}[],
- *   cgroupWritable?: boolean }} o
+ *   cgroupWritable?: boolean, privileged?: boolean }} o
  */
 export function podSpec(o) {
   const root = (o.uid ?? 0) === 0;
-  const caps = root ? DEFAULT_CAPS : [];
+  const priv = o.privileged === true;
+  const bounding = priv ? ALL_CAPS : DEFAULT_CAPS;
+  const caps = root ? bounding : [];
+  const cgroupRw = priv || o.cgroupWritable === true;
   return {
     ociVersion: '1.0.2',
     process: {
@@ -38,8 +54,8 @@ export function podSpec(o) {
       env: o.env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
       cwd: o.cwd ?? '/',
       // containerd: the bounding set is the default set for every user; the rest only for root.
-      capabilities: { bounding: DEFAULT_CAPS, effective: caps, permitted: caps, inheritable: [], ambient: [] },
-      noNewPrivileges: true,
+      capabilities: { bounding, effective: caps, permitted: caps, inheritable: [], ambient: [] },
+      noNewPrivileges: !priv,
     },
     root: { path: 'rootfs', readonly: true },
     hostname: 'pod',
@@ -49,8 +65,8 @@ export function podSpec(o) {
       { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] },
       { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
       { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
-      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
-      { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', o.cgroupWritable ? 'rw' : 'ro'] },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', priv ? 'rw' : 'ro'] },
+      { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', cgroupRw ? 'rw' : 'ro'] },
       // An emptyDir at /tmp, as a pod with a read-only root would mount.
       { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', 'size=65536k'] },
       ...(o.binds ?? []).map((b) => ({ destination: b.destination, type: 'bind', source: b.source, options: ['rbind', 'rw'] })),
@@ -62,8 +78,8 @@ export function podSpec(o) {
         memory: { limit: o.memoryBytes, swap: o.memoryBytes },
         unified: { 'memory.oom.group': '1' },
       },
-      maskedPaths: MASKED,
-      readonlyPaths: READONLY,
+      maskedPaths: priv ? [] : MASKED,
+      readonlyPaths: priv ? [] : READONLY,
     },
   };
 }
