@@ -311,7 +311,7 @@ export class MemoryManager implements SupervisorHooks {
     if (this.oomWatch?.containerKillPending()) return;
     for (const pm of this.programs.values()) {
       const pid = running.get(pm.plan.name);
-      if (pid !== undefined && pid === pm.pid && pm.enforcement === 'none') this.sampleNow(pm, pid);
+      if (pid !== undefined && pid === pm.pid && pm.enforcement === 'none') this.sampleNow(pm, pid, undefined, true);
     }
   }
 
@@ -592,11 +592,13 @@ export class MemoryManager implements SupervisorHooks {
    * A fresh sample of every process the program owns (its tree, and what left it: see
    * process/ownership.ts), kept as its last (forensics). `decideAtBytes`: the mark a
    * decision is taken at, so the meter reads exact PSS when the estimate comes near it.
-   * Under a leaf the kernel's own count decides: no page-table walk for PSS.
+   * Under a leaf the kernel's own count decides: no page-table walk for PSS. `quick`:
+   * status only (TreeMeter.quick), for a program without a cap, whose figures decide
+   * nothing but whom the container guard stops, read while the container is near its limit.
    */
-  private sampleNow(pm: ProgramMemory, pid: number, decideAtBytes?: number): TreeSample {
+  private sampleNow(pm: ProgramMemory, pid: number, decideAtBytes?: number, quick = false): TreeSample {
     const pids = this.processesOf(pm.plan.name, pid);
-    const sample = pm.meter.measure(pids, this.now(), decideAtBytes, !pm.leaf);
+    const sample = quick ? pm.meter.quick(pids, this.now()) : pm.meter.measure(pids, this.now(), decideAtBytes, !pm.leaf);
     pm.last = sample;
     if (sample.rssBytes > 0) pm.lastAlive = sample;
     if (pm.leaf) pm.lastLeafUsage = safe(() => pm.leaf!.readUsage()) ?? pm.lastLeafUsage;
@@ -684,7 +686,7 @@ export class MemoryManager implements SupervisorHooks {
         live().map((pm) => {
           const recent = pm.last !== undefined && this.now() - pm.last.at <= maxAgeMs ? pm.last : undefined;
           // No page-table walk here: the guard is about to stop someone.
-          const sample = recent ?? pm.meter.quick(this.processesOf(pm.plan.name, pm.pid!), this.now());
+          const sample = recent ?? this.sampleNow(pm, pm.pid!, undefined, true);
           return { program: pm.plan.name, pid: pm.pid!, usageBytes: this.usageBytes(pm, sample), maxBytes: pm.maxBytes, stopGraceMs: pm.stopGraceMs };
         }),
       refreshSamples: () => this.sampleUncapped(this.control.runningPids()),
