@@ -337,7 +337,8 @@ export class ContainerGuard {
     v.killed = true;
     const pids = [v.pid, ...descendantsOf(v.pid)];
     for (const pid of pids) this.kill(pid);
-    this.pendingFree = { decidedAt, freedBelowBytes: c.workingSetBytes - v.usageBytes / 2, notYetAt: decidedAt };
+    // Nothing can be free before the SIGKILL went out: the time to send it is surely part of the reaction.
+    this.pendingFree = { decidedAt, freedBelowBytes: c.workingSetBytes - v.usageBytes / 2, notYetAt: this.now() };
     if (quiet) return pids;
     this.o.events.emit(
       'container.memory_guard',

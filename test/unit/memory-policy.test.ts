@@ -170,7 +170,7 @@ describe('leaf memory pressure', () => {
 
 describe('container guard loop (readings injected)', () => {
   const env = { cgroup: 'v2', path: '/nonexistent', psi: false } as unknown as MemoryEnvironment;
-  function rig(programs: GuardProgram[]) {
+  function rig(programs: GuardProgram[], killMs = 0) {
     let t = 0;
     let counters: ContainerCounters | null = null;
     const events: Array<{ event: string; fields: any }> = [];
@@ -188,7 +188,7 @@ describe('container guard loop (readings injected)', () => {
       events: { emit: (event, fields) => (order.push(`event ${fields['action']}`), events.push({ event, fields })) },
       now: () => t,
       read: () => counters,
-      kill: (pid) => (order.push(`kill ${pid}`), kills.push(pid), true),
+      kill: (pid) => ((t += killMs), order.push(`kill ${pid}`), kills.push(pid), true),
       host: {
         candidates: (maxAgeMs) => (ages.push(maxAgeMs), programs.filter((p) => alive.has(p.program))),
         refreshSamples: () => (order.push('refresh'), void refreshes.n++),
@@ -290,6 +290,15 @@ describe('container guard loop (readings injected)', () => {
     late.step(25, 250);
     late.step(3000, 130);
     expect(late.guard.reactionMs()).toBe(400);
+  });
+
+  it('the time the guard itself took to send its SIGKILL is part of what it learns (a slow act, then the first reading already free)', () => {
+    const r = rig(progs, 900);
+    r.step(250, 150);
+    r.step(25, 250); // SIGKILLed at once (grace 0); sending it took 900 ms
+    expect(r.events[0]!.fields).toMatchObject({ acted_ms: 900 });
+    r.step(25, 130); // the next reading already shows it free
+    expect(r.guard.reactionMs()).toBe(900);
   });
 });
 
