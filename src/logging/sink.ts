@@ -8,10 +8,12 @@
 // description and written through a libuv stream (epoll, never the threadpool).
 // While the reader is behind, the supervisor's own lines wait in a bounded
 // buffer and are dropped (counted, then reported once it caught up); a child's
-// framed output gets backpressure instead (its pipe is not read). Every write(2)
+// framed output gets backpressure instead (its pipe is not read). While another
+// process writes to the same fd (an `inherit` program: the default), every write(2)
 // holds whole lines of at most PIPE_BUF bytes where the lines allow, and a queued
-// piece is handed to libuv alone, so an `inherit` child writing to the same pipe
-// can never cut a line of the supervisor's, nor be cut by one. A file, a socket,
+// piece is handed to libuv alone, so the child can never cut a line of the
+// supervisor's, nor be cut by one; when nobody else does, a piece is as large as
+// what came (one write for a whole batch of a json child's lines). A file, a socket,
 // or a pipe that cannot be reopened is written synchronously, in the same pieces.
 // A closed pipe (EPIPE: the log collector went away) never takes PID 1 down:
 // write errors are counted, not thrown.
@@ -43,6 +45,11 @@ export interface Sink {
   readonly dropped: number;
   /** 'nonblocking' (a private non-blocking description), or 'sync' (blocking writes to the fd itself). */
   readonly mode: 'nonblocking' | 'sync';
+  /**
+   * Whether other processes write to this fd too (true until told otherwise): then every
+   * write holds whole lines of at most PIPE_BUF bytes, so theirs and ours never cut each other.
+   */
+  shared: boolean;
 }
 
 type WritableStream = Socket | WriteStream;
@@ -122,12 +129,13 @@ interface Piece {
 class FdSink implements Sink {
   failures = 0;
   dropped = 0;
+  shared = true;
   readonly mode: 'nonblocking' | 'sync';
   private readonly stream: WritableStream | undefined;
   /** The private description's fd, written directly while the pipe takes it (the fast path). */
   private readonly ownFd: number = -1;
   private broken = false;
-  /** What the pipe has not taken yet, in order, each piece whole lines of ≤ ATOMIC_WRITE_BYTES where it can. */
+  /** What the pipe has not taken yet, in order; while shared, each piece whole lines of ≤ ATOMIC_WRITE_BYTES where it can. */
   private readonly queue: Piece[] = [];
   private queuedBytes = 0;
   /** Bytes of the supervisor's own lines queued and not yet written. */
@@ -198,7 +206,8 @@ class FdSink implements Sink {
       this.failures++;
       return;
     }
-    const pieces = lineChunks(Buffer.from(text));
+    const buf = Buffer.from(text);
+    const pieces = this.shared ? lineChunks(buf) : [buf];
     if (!this.stream) {
       // A file or a socket: blocking writes, a piece at a time.
       try {
@@ -332,5 +341,6 @@ export function nullSink(): Sink {
     failures: 0,
     dropped: 0,
     mode: 'sync',
+    shared: false,
   };
 }

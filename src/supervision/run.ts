@@ -59,6 +59,11 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
   const events = new TerminationSummary(counters ? counters.tap(logger) : logger);
   makeStdioBlocking();
   const sinks = { stdout: stdout(), stderr: stderr(), frame: options.frame };
+  // Only `output: inherit` programs write to our stdout and stderr themselves; without
+  // them the sinks need not keep their writes to PIPE_BUF (a json child's batch is one write).
+  const shared = plan.programs.some((p) => p.output === 'inherit');
+  sinks.stdout.shared = shared;
+  sinks.stderr.shared = shared;
   const { libc: sys, error: libcError } = libc();
   const isPid1 = process.pid === 1;
 
