@@ -15,8 +15,8 @@ import type { MemoryEnvironment } from './environment.js';
 import { readQuiet } from './files.js';
 import { parseCount, parseFlatKeyed, parsePsi } from './parse.js';
 import {
-  assessGuard, chooseGuardVictim, growthRate, guardGraceMs, guardLimits, stallPercent,
-  type GuardAssessment, type GuardCandidate, type GuardLimits, type UsagePoint,
+  assessGuard, chooseGuardVictim, growthRate, guardGraceMs, guardLimits, GROWTH_WINDOW_MS, stallPercent,
+  type CappedGrowth, type GuardAssessment, type GuardCandidate, type GuardLimits, type UsagePoint,
 } from './policy.js';
 
 /** What the guard reads on its fast path. */
@@ -65,6 +65,11 @@ export interface GuardHost {
   candidates(maxAgeMs: number): GuardProgram[];
   /** Keeps the per-program samples fresh while the container is near (forensics); may walk trees. */
   refreshSamples(): void;
+  /**
+   * The running programs whose own cap ends their growth (not those already being stopped),
+   * from their last samples: no reads. Their growth beyond the cap is not predicted.
+   */
+  capped(): CappedGrowth[];
   /** The usual forensics of a program, for the event. */
   forensics(program: string, pid: number, container: ContainerMemory | null): Record<string, unknown>;
   /** Stops the program for a restart with this grace (memory stop bookkeeping included). */
@@ -74,7 +79,7 @@ export interface GuardHost {
 }
 
 /** What one round read, as assessGuard takes it. */
-type Reading = { usedBytes: number; rateBytesPerS: number; fullStallPct: number | null };
+type Reading = { usedBytes: number; rateBytesPerS: number; fullStallPct: number | null; capped: CappedGrowth[] };
 
 export interface GuardOptions {
   env: MemoryEnvironment;
@@ -90,7 +95,7 @@ export interface GuardOptions {
 }
 
 /** How far back the growth rate looks. */
-const RATE_WINDOW_MS = 1000;
+const RATE_WINDOW_MS = GROWTH_WINDOW_MS;
 /** How often, while near, the per-program samples are refreshed (forensics, victim choice). */
 const REFRESH_MS = 1000;
 /** How far back the loop's lateness counts, and the most it adds to the reaction time. */
@@ -245,7 +250,7 @@ export class ContainerGuard {
       if (this.lastStall) fullStallPct = stallPercent(this.lastStall.totalUs, c.fullStallUs, now - this.lastStall.at);
       if (!this.lastStall || now - this.lastStall.at >= RATE_WINDOW_MS) this.lastStall = { at: now, totalUs: c.fullStallUs };
     }
-    const reading = { usedBytes: c.workingSetBytes, rateBytesPerS: growthRate(this.points, RATE_WINDOW_MS), fullStallPct };
+    const reading = { usedBytes: c.workingSetBytes, rateBytesPerS: growthRate(this.points, RATE_WINDOW_MS), fullStallPct, capped: this.o.host.capped() };
     this.learnReaction(now, c.workingSetBytes);
     // A loop that runs late (a loaded machine, reclaim) reacts late too: add its recent lateness.
     this.lags.push({ at: now, bytes: Math.max(0, this.gapMs - this.askedMs) });

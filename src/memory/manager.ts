@@ -24,7 +24,7 @@ import { isLive, OomWatch, type OomReport, type WatchedProgram } from './oom-wat
 import { readV1Events } from './cgroup-v1.js';
 import { readV2Events } from './cgroup-v2.js';
 import { ContainerGuard, readContainerCounters, type GuardHost, type GuardProgram } from './guard.js';
-import { classifyKill, nearLimit, watchdogVerdict } from './policy.js';
+import { classifyKill, growthRate, GROWTH_WINDOW_MS, nearLimit, watchdogVerdict, type CappedGrowth, type UsagePoint } from './policy.js';
 import { LeafPressure } from './pressure.js';
 import { TreeMeter, type TreeSample } from './sampler.js';
 
@@ -70,6 +70,8 @@ interface ProgramMemory {
   memoryEvents: number[];
   /** PSI of its leaf (cgroup v2), for child.memory_pressure. */
   pressure?: { leaf: CgroupLeaf; watch: LeafPressure };
+  /** Its usage at the samples of the last second of this run (pid), for its growth rate (the guard's forecast). */
+  usage?: { pid: number; points: UsagePoint[] };
 }
 
 /** A container at its limit notifies on every reclaim: it is looked at no more often than this. */
@@ -638,6 +640,7 @@ export class MemoryManager implements SupervisorHooks {
       const sample = this.sampleNow(pm, pid, Number.isFinite(decideAt) ? decideAt : undefined);
       if (pm.stoppingForMemory) continue;
       const usage = this.usageBytes(pm, sample);
+      this.noteUsage(pm, pid, usage);
       this.events.emit(
         'child.memory_sample',
         { program: pm.plan.name, pid, enforce: pm.enforcement, usage_bytes: usage, charged_bytes: sample.chargedBytes, pinned_bytes: sample.pinnedBytes, rss_bytes: sample.rssBytes, processes: sample.processes },
@@ -660,6 +663,20 @@ export class MemoryManager implements SupervisorHooks {
         this.countMemoryEvent(pm);
       }
     }
+  }
+
+  /** Keeps a second of the program's usage readings (this run's only), for its growth rate. */
+  private noteUsage(pm: ProgramMemory, pid: number, usageBytes: number): void {
+    if (pm.usage?.pid !== pid) pm.usage = { pid, points: [] };
+    const now = this.now();
+    const points = pm.usage.points;
+    points.push({ at: now, bytes: usageBytes });
+    while (points.length > 2 && now - points[0]!.at > this.usageWindowMs()) points.shift();
+  }
+
+  /** A program's growth looks back a second, or two of its samples when they are further apart. */
+  private usageWindowMs(): number {
+    return Math.max(GROWTH_WINDOW_MS, 2 * this.settings.pollIntervalMs + 100);
   }
 
   /** child.memory_pressure: the program's leaf is thrashing near its high (else max) mark. */
@@ -690,6 +707,14 @@ export class MemoryManager implements SupervisorHooks {
           return { program: pm.plan.name, pid: pm.pid!, usageBytes: this.usageBytes(pm, sample), maxBytes: pm.maxBytes, stopGraceMs: pm.stopGraceMs };
         }),
       refreshSamples: () => this.sampleUncapped(this.control.runningPids()),
+      capped: (): CappedGrowth[] =>
+        live().flatMap((pm) => {
+          const points = pm.usage !== undefined && pm.usage.pid === pm.pid ? pm.usage.points : undefined;
+          const last = points?.[points.length - 1];
+          // Without a cap it enforces, or before its first sample, its growth counts as unbounded.
+          if (pm.enforcement === 'none' || pm.maxBytes === undefined || !last) return [];
+          return [{ roomBytes: Math.max(0, pm.maxBytes - last.bytes), rateBytesPerS: growthRate(points, this.usageWindowMs()) }];
+        }),
       forensics: (program, pid, container) => this.forensics(this.programs.get(program)!, pid, container, {}),
       stop: (program, graceMs) => {
         const pm = this.programs.get(program)!;

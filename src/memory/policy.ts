@@ -79,6 +79,9 @@ export function classifyKill(signal: NodeJS.Signals | null, evidence: KillEviden
 // path and predicts where the working set will be by the time a stop could
 // take effect. Pure functions of those readings; guard.ts does the reading.
 
+/** How far back a growth rate looks (the container's and each capped program's). */
+export const GROWTH_WINDOW_MS = 1000;
+
 /** One reading of the container's working set. */
 export interface UsagePoint {
   at: number;
@@ -144,6 +147,37 @@ export interface GuardReading {
   rateBytesPerS: number;
   /** Container PSI `full` stall percentage since the previous reading; null without PSI. */
   fullStallPct: number | null;
+  /** The running programs whose own cap stops their growth (none: the growth is unbounded). */
+  capped?: readonly CappedGrowth[];
+}
+
+/** A running program with a cap of its own: how far it can still grow, and how fast it grew lately. */
+export interface CappedGrowth {
+  /** Its cap minus its usage at its last sample, ≥ 0. */
+  roomBytes: number;
+  /** growthRate() of its own usage. */
+  rateBytesPerS: number;
+}
+
+/**
+ * How much the working set can grow in `horizonMs` at `rateBytesPerS`, knowing that a
+ * capped program's share of that growth ends at its cap: each capped program counts
+ * its own recent growth, at most its room under the cap; the rest of the container's
+ * growth (uncapped programs, page cache, the supervisor) counts in full. Never more
+ * than the plain `rate × horizon`.
+ */
+export function boundedGrowth(rateBytesPerS: number, capped: readonly CappedGrowth[], horizonMs: number): number {
+  const plain = (rateBytesPerS * horizonMs) / 1000;
+  if (capped.length === 0 || plain <= 0) return Math.max(0, plain);
+  let cappedRate = 0;
+  let cappedGrowth = 0;
+  for (const c of capped) {
+    const rate = Math.max(0, c.rateBytesPerS);
+    cappedRate += rate;
+    cappedGrowth += Math.min((rate * horizonMs) / 1000, Math.max(0, c.roomBytes));
+  }
+  const otherGrowth = (Math.max(0, rateBytesPerS - cappedRate) * horizonMs) / 1000;
+  return Math.min(plain, otherGrowth + cappedGrowth);
 }
 
 export type GuardAction = 'none' | 'stop' | 'kill';
@@ -153,7 +187,7 @@ export interface GuardAssessment {
   /** stop = the victim's stop signal and its grace; kill = SIGKILL now (the limit is closer than the grace). */
   action: GuardAction;
   cause?: GuardCause;
-  /** Where the working set will be after reactionMs at the current growth. */
+  /** Where the working set will be after reactionMs at the current growth (boundedGrowth: capped programs stop at their caps). */
   projectedBytes: number;
   /** ms until the working set reaches limit − headroom at the current growth; Infinity when not growing. */
   msToHeadroom: number;
@@ -164,10 +198,11 @@ export interface GuardAssessment {
 
 /** What the guard should do now, from one reading of the container. */
 export function assessGuard(r: GuardReading, l: GuardLimits): GuardAssessment {
-  const projectedBytes = r.usedBytes + (r.rateBytesPerS * l.reactionMs) / 1000;
+  const projectedBytes = r.usedBytes + boundedGrowth(r.rateBytesPerS, r.capped ?? [], l.reactionMs);
   const headroomMark = l.limitBytes - l.headroomBytes;
   const msToHeadroom = r.usedBytes >= headroomMark ? 0 : r.rateBytesPerS > 0 ? ((headroomMark - r.usedBytes) * 1000) / r.rateBytesPerS : Infinity;
   // Near: the threshold is within one slow tick plus a reaction at this growth, or usage is past 90 % of it.
+  // (Near and the time to the headroom take the growth unbounded: caps bound the prediction, not the watch.)
   const nearProjection = r.usedBytes + (r.rateBytesPerS * (l.slowTickMs + l.reactionMs)) / 1000;
   const near = nearProjection >= l.thresholdBytes || r.usedBytes >= l.thresholdBytes * 0.9;
   const nextTickMs = near ? l.fastTickMs : l.slowTickMs;

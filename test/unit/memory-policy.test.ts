@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  assessGuard, chooseGuardVictim, classifyKill, growthRate, guardGraceMs, guardLimits, guardTriggered, leafPressureVerdict, nearLimit, stallPercent, watchdogVerdict,
+  assessGuard, boundedGrowth, chooseGuardVictim, classifyKill, growthRate, guardGraceMs, guardLimits, guardTriggered, leafPressureVerdict, nearLimit, stallPercent, watchdogVerdict,
+  type CappedGrowth,
 } from '../../src/memory/policy.js';
 import { ContainerGuard, type ContainerCounters, type GuardProgram } from '../../src/memory/guard.js';
 import type { MemoryEnvironment } from '../../src/memory/environment.js';
@@ -145,6 +146,30 @@ describe('container guard: when to look and when to act', () => {
     // only the window counts: an old low point does not inflate the rate
     expect(growthRate([{ at: 0, bytes: 0 }, { at: 2000, bytes: 100 * MiB }, { at: 3000, bytes: 110 * MiB }], 1000) / MiB).toBeCloseTo(10);
   });
+  it('a capped program\'s growth ends at its cap; the rest of the growth counts in full; never more than rate × time', () => {
+    // no capped programs: the plain forecast
+    expect(boundedGrowth(100 * MiB, [], 400)).toBeCloseTo(40 * MiB);
+    // all the growth is one capped program's, 12 MiB under its cap: at most 12 MiB
+    expect(boundedGrowth(45 * MiB, [{ roomBytes: 12 * MiB, rateBytesPerS: 45 * MiB }], 400)).toBeCloseTo(12 * MiB);
+    // far from its cap: its growth counts in full
+    expect(boundedGrowth(45 * MiB, [{ roomBytes: 60 * MiB, rateBytesPerS: 45 * MiB }], 400)).toBeCloseTo(18 * MiB);
+    // an uncapped leak beside a capped one near its cap: the uncapped part is not bounded
+    expect(boundedGrowth(145 * MiB, [{ roomBytes: 2 * MiB, rateBytesPerS: 45 * MiB }], 400)).toBeCloseTo(40 * MiB + 2 * MiB);
+    // capped rates that exceed the container's (a stale or bursty sample): never above the plain forecast
+    expect(boundedGrowth(20 * MiB, [{ roomBytes: 90 * MiB, rateBytesPerS: 200 * MiB }], 400)).toBeCloseTo(8 * MiB);
+    // shrinking programs and a shrinking container add nothing
+    expect(boundedGrowth(-5 * MiB, [{ roomBytes: 10 * MiB, rateBytesPerS: -50 * MiB }], 400)).toBe(0);
+  });
+  it('a leaker about to hit its own cap is left to it (runc pod: 224 MiB of 256, +45 MiB/s, 12 MiB under its 80 MiB cap)', () => {
+    const l = guardLimits(256 * MiB, Math.floor(256 * MiB * 0.95), 250);
+    const r = { usedBytes: 235_151_360, rateBytesPerS: 46_829_791, fullStallPct: null };
+    expect(assessGuard(r, { ...l, reactionMs: 448 })).toMatchObject({ action: 'stop', cause: 'predicted' });
+    const leaker = { roomBytes: 83_886_080 - 71_770_112, rateBytesPerS: 46_000_000 };
+    const steady = { roomBytes: 100_663_296 - 39_854_080, rateBytesPerS: 0 };
+    expect(assessGuard({ ...r, capped: [leaker, steady] }, { ...l, reactionMs: 448 })).toMatchObject({ action: 'none', near: true });
+    // the same growth from a program without a cap is stopped as before
+    expect(assessGuard({ ...r, capped: [steady] }, { ...l, reactionMs: 448 })).toMatchObject({ action: 'stop', cause: 'predicted' });
+  });
   it('stall percentage from PSI totals', () => {
     expect(stallPercent(1_000_000, 1_100_000, 1000)).toBeCloseTo(10);
     expect(stallPercent(undefined, 5, 1000)).toBeNull();
@@ -177,6 +202,7 @@ describe('container guard loop (readings injected)', () => {
     const stops: Array<[string, number]> = [];
     const kills: number[] = [];
     const alive = new Map(programs.map((p) => [p.program, p.pid]));
+    const capped: CappedGrowth[] = [];
     const refreshes = { n: 0 };
     const order: string[] = [];
     const ages: number[] = [];
@@ -192,6 +218,7 @@ describe('container guard loop (readings injected)', () => {
       host: {
         candidates: (maxAgeMs) => (ages.push(maxAgeMs), programs.filter((p) => alive.has(p.program))),
         refreshSamples: () => (order.push('refresh'), void refreshes.n++),
+        capped: () => capped,
         forensics: (program, pid) => ({ program, pid }),
         stop: (program, graceMs) => (order.push(`stop ${program}`), void stops.push([program, graceMs])),
         runningPid: (program) => alive.get(program),
@@ -202,7 +229,7 @@ describe('container guard loop (readings injected)', () => {
       counters = { usageBytes: usedMiB * MiB + 20 * MiB, workingSetBytes: usedMiB * MiB };
       return guard.check();
     };
-    return { guard, step, events, stops, kills, alive, refreshes, order, ages };
+    return { guard, step, events, stops, kills, alive, refreshes, order, ages, capped };
   }
   const progs: GuardProgram[] = [
     { program: 'steady', pid: 10, usageBytes: 60 * MiB, stopGraceMs: 2000 },
@@ -238,6 +265,17 @@ describe('container guard loop (readings injected)', () => {
     r.alive.delete('leaker');
     r.step(25, 245);
     expect(r.stops.map((s) => s[0])).toEqual(['leaker', 'steady']);
+  });
+  it('a program near its own cap is left to its cap; once it no longer counts as capped (being stopped), its growth counts again', () => {
+    const r = rig(progs);
+    let used = 200;
+    r.step(250, used);
+    r.capped.push({ roomBytes: 10 * MiB, rateBytesPerS: 50 * MiB });
+    while (used < 228) r.step(25, (used += 1.25)); // 50 MiB/s: unbounded, 228 + 20 would be at the headroom
+    expect(r.stops).toEqual([]);
+    r.capped.length = 0;
+    r.step(25, (used += 1.25));
+    expect(r.stops.map((x) => x[0])).toEqual(['leaker']);
   });
   it('acts before it explains: the SIGKILL, then the stop, then the event; no refresh walk first; victims chosen by samples up to two seconds old', () => {
     const r = rig(progs);
