@@ -154,7 +154,7 @@ interface Ev {
 let vm: Promise<VmResult>;
 beforeAll(() => {
   // Guest time: the plain container thrashes on its page cache before the kernel's OOM
-  // kill, for 30 s or, once in a loaded run, 400 s (memory.events max 58,139 against
+  // kill, for 30 s or, once, 400 s (memory.events max 58,139 against
   // 442,938); each supervised run takes 60 s up to 4 × 60 s (see supervised()).
   vm = runInVm(guestScript, { timeoutMs: 1_080_000 });
   vm.catch(() => {});
