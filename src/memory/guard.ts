@@ -312,7 +312,7 @@ export class ContainerGuard {
     const candidates = this.o.host.candidates(CANDIDATE_AGE_MS);
     this.stats.walks++;
     this.lastRefresh = this.now();
-    const victim = chooseGuardVictim(candidates, this.limits.limitBytes);
+    const victim = chooseGuardVictim(candidates, this.limits.limitBytes, c.workingSetBytes);
     if (!victim) return;
     const v = candidates.find((x) => x.program === victim.program)!;
     const graceMs = guardGraceMs(v.stopGraceMs, a);

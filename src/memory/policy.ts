@@ -29,24 +29,31 @@ export interface GuardCandidate {
 }
 
 /**
- * The program most over its share of the container: usage divided by its cap,
- * or, for a program without a cap, by its part of what the caps leave of the
- * limit (limit − the sum of the caps, split equally among the uncapped ones;
- * at least an equal split of the limit among all candidates, for when the caps
- * add up to more than the limit). Ties go to the bigger user. Undefined when
- * nobody uses anything.
+ * The program most over its share of the container. A program over its own cap goes
+ * first (it broke its promise). Otherwise its share is its cap, or, without a cap, an
+ * equal part of what the caps and the memory no program accounts for (`containerUsedBytes`
+ * minus the candidates' usage: the supervisor, page cache) leave of the limit — nothing
+ * left means the uncapped programs are what does not fit; when the caps alone add up to
+ * the limit or more, an equal split of the limit among all candidates. Highest usage ÷
+ * share wins; ties go to the bigger user. Undefined when nobody uses anything.
  */
-export function chooseGuardVictim(candidates: readonly GuardCandidate[], containerLimitBytes: number): GuardCandidate | undefined {
+export function chooseGuardVictim(candidates: readonly GuardCandidate[], containerLimitBytes: number, containerUsedBytes?: number): GuardCandidate | undefined {
   const uncapped = candidates.filter((c) => c.maxBytes === undefined).length;
   const capSum = candidates.reduce((sum, c) => sum + (c.maxBytes ?? 0), 0);
-  const left = Math.max(containerLimitBytes - capSum, containerLimitBytes / Math.max(1, candidates.length));
+  const accounted = candidates.reduce((sum, c) => sum + Math.max(0, c.usageBytes), 0);
+  const unaccounted = containerUsedBytes === undefined ? 0 : Math.max(0, containerUsedBytes - accounted);
+  const left = capSum >= containerLimitBytes ? containerLimitBytes / Math.max(1, candidates.length) : Math.max(1, containerLimitBytes - capSum - unaccounted);
   const equalShare = left / Math.max(1, uncapped);
-  let best: { c: GuardCandidate; score: number } | undefined;
+  let best: { c: GuardCandidate; overCap: boolean; score: number } | undefined;
   for (const c of candidates) {
     if (c.usageBytes <= 0) continue;
-    const share = c.maxBytes ?? equalShare;
-    const score = c.usageBytes / Math.max(1, share);
-    if (!best || score > best.score || (score === best.score && c.usageBytes > best.c.usageBytes)) best = { c, score };
+    const overCap = c.maxBytes !== undefined && c.usageBytes >= c.maxBytes;
+    const score = c.usageBytes / Math.max(1, c.maxBytes ?? equalShare);
+    const better =
+      !best ||
+      (overCap && !best.overCap) ||
+      (overCap === best.overCap && (score > best.score || (score === best.score && c.usageBytes > best.c.usageBytes)));
+    if (better) best = { c, overCap, score };
   }
   return best?.c;
 }

@@ -38,7 +38,7 @@ describe('container guard', () => {
       [
         { program: 'big-but-allowed', usageBytes: 150 * MiB, maxBytes: 200 * MiB }, // 0.75 of its cap
         { program: 'small-over', usageBytes: 60 * MiB, maxBytes: 50 * MiB }, // 1.2 of its cap
-        { program: 'uncapped', usageBytes: 40 * MiB }, // share max(256 − 250, 256 / 3) MiB → 0.47
+        { program: 'uncapped', usageBytes: 40 * MiB }, // 40 of the 6 MiB the caps leave, but not over a cap of its own
       ],
       256 * MiB,
     );
@@ -52,6 +52,24 @@ describe('container guard', () => {
       { program: 'leaker', usageBytes: 150 * MiB },
     ];
     expect(chooseGuardVictim(c, 256 * MiB)?.program).toBe('leaker');
+  });
+  it('what no program accounts for (the supervisor, page cache) is not there for the uncapped programs either', () => {
+    // The guard test's pod at a burst's peak, the leaker just restarted: 180 MiB used, 116 of it the programs'.
+    const c = [
+      { program: 'steady', usageBytes: 40 * MiB, maxBytes: 96 * MiB }, // 0.42
+      { program: 'burst', usageBytes: 46 * MiB, maxBytes: 96 * MiB }, // 0.48
+      { program: 'leaker', usageBytes: 30 * MiB }, // 30 of the 64 MiB the caps leave: 0.47
+    ];
+    expect(chooseGuardVictim(c, 256 * MiB)?.program).toBe('burst');
+    // ...but 64 MiB of the container is the supervisor's and the page cache: nothing is left for the leaker
+    expect(chooseGuardVictim(c, 256 * MiB, 180 * MiB)?.program).toBe('leaker');
+    // caps that add up to more than the limit: an equal split of the limit, as before
+    const over = [
+      { program: 'a', usageBytes: 190 * MiB, maxBytes: 200 * MiB },
+      { program: 'b', usageBytes: 10 * MiB, maxBytes: 200 * MiB },
+      { program: 'sidecar', usageBytes: 20 * MiB },
+    ];
+    expect(chooseGuardVictim(over, 256 * MiB, 240 * MiB)?.program).toBe('a');
   });
   it('splits the limit among uncapped programs; ties go to the bigger user', () => {
     expect(chooseGuardVictim([{ program: 'a', usageBytes: 100 }, { program: 'b', usageBytes: 300 }], 1000)?.program).toBe('b');
