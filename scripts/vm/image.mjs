@@ -13,6 +13,7 @@
 //     bind-mounted into the build's RUN steps (`podman build -v`), so `npm ci` and
 //     `npm run build` in the Dockerfile run as written, with no network;
 //   - overlay.ko of the VM's kernel (podman's overlay storage driver).
+// And, for test/vm/sea-image.test.ts, a Python image without Node (pythonRootfs).
 // Each piece is keyed by what it is made from (the Node major, the lockfile's hash, the
 // kernel release): delete .cache/image to start over.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -99,6 +100,32 @@ function baseTarball(major) {
     const tar = join(tmp, 'base.tar');
     run('tar', ['-C', root, '--numeric-owner', '-cf', tar, '.']);
     return tar;
+  });
+}
+
+/**
+ * A Python image without Node, as a rootfs directory (test/vm/sea-image.test.ts runs the
+ * single executable as its PID 1): Debian's minbase with python3-minimal and libatomic1,
+ * apt lists and docs removed, nothing else. libatomic1 because the executable is Node's
+ * official binary, which links libatomic.so.1 (node's own slim image installs it; without
+ * it the loader refuses to start the executable, exit 127). Keyed by the suite, the
+ * packages and the host's apt sources (their snapshot date). The guest binds it read-only
+ * as a runc bundle's rootfs.
+ */
+export function pythonRootfs() {
+  const sources = ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list'].find((f) => existsSync(f));
+  if (!sources) throw new Error('image: no apt sources on the host for mmdebstrap');
+  ensureDebian([['mmdebstrap', 'mmdebstrap']]);
+  const include = ['python3-minimal', 'libatomic1'];
+  const key = createHash('sha256').update(JSON.stringify({ SUITE, include })).update(readFileSync(sources)).digest('hex').slice(0, 12);
+  return cached(join(IMAGE_CACHE, `python3-${SUITE}-${key}.rootfs`), (tmp) => {
+    const root = join(tmp, 'rootfs');
+    run('mmdebstrap', ['--variant=minbase', '--quiet', `--include=${include.join(',')}`, SUITE, root, sources]);
+    for (const d of ['var/lib/apt/lists', 'var/cache/apt', 'usr/share/doc', 'usr/share/man']) {
+      rmSync(join(root, d), { recursive: true, force: true });
+      mkdirSync(join(root, d), { recursive: true });
+    }
+    return root;
   });
 }
 
