@@ -10,8 +10,9 @@
 // `securityContext.privileged: true` instead: every capability, no masked or read-only
 // /proc paths, /sys and the cgroup fs mounted read-write, no no_new_privs (Kubernetes
 // refuses allowPrivilegeEscalation: false beside privileged). `uid`/`gid` are
-// `runAsUser`/`runAsGroup`. Used inside the cgroup v2 VM (test/vm/runc.test.ts); the
-// rootfs is a bind of the guest's root (the host's, read-only).
+// `runAsUser`/`runAsGroup`. Used inside the cgroup v2 VM: test/vm/runc.test.ts (the
+// rootfs a bind of the guest's root, the host's, read-only) and test/vm/sea-image.test.ts
+// (the rootfs a Python image without Node).
 
 /** containerd's default capabilities (oci.defaultUnixCaps / CRI's default set). */
 export const DEFAULT_CAPS = [
