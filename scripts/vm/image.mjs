@@ -71,19 +71,28 @@ function cached(out, make) {
   return out;
 }
 
+/** The host's apt sources file, which mmdebstrap builds from. */
+function aptSources() {
+  const sources = ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list'].find((f) => existsSync(f));
+  if (!sources) throw new Error('image: no apt sources on the host for mmdebstrap');
+  return sources;
+}
+
+/** Debian's minbase with `include` at `root`, without what a slim image leaves out (apt's lists and caches, docs). */
+function slimRootfs(root, include) {
+  run('mmdebstrap', ['--variant=minbase', '--quiet', `--include=${include.join(',')}`, SUITE, root, aptSources()]);
+  for (const d of ['var/lib/apt/lists', 'var/cache/apt', 'usr/share/doc', 'usr/share/man']) {
+    rmSync(join(root, d), { recursive: true, force: true });
+    mkdirSync(join(root, d), { recursive: true });
+  }
+  return root;
+}
+
 /** node:<major>-slim as a rootfs tarball. */
 function baseTarball(major) {
   return cached(join(IMAGE_CACHE, `node-${major}-slim-${SUITE}.tar`), (tmp) => {
-    const root = join(tmp, 'rootfs');
-    const sources = ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list'].find((f) => existsSync(f));
-    if (!sources) throw new Error('image: no apt sources on the host for mmdebstrap');
     // Node's official builds link libatomic (the official slim images install it too).
-    run('mmdebstrap', ['--variant=minbase', '--quiet', '--include=libatomic1', SUITE, root, sources]);
-    // What a slim image leaves out: apt's lists and caches, docs.
-    for (const d of ['var/lib/apt/lists', 'var/cache/apt', 'usr/share/doc', 'usr/share/man']) {
-      rmSync(join(root, d), { recursive: true, force: true });
-      mkdirSync(join(root, d), { recursive: true });
-    }
+    const root = slimRootfs(join(tmp, 'rootfs'), ['libatomic1']);
     const nodeBin = run('bash', [join(REPO, 'scripts', 'node-versions.sh'), major], { cwd: REPO }).trim().split('\n').pop();
     copyFileSync(join(nodeBin, 'node'), join(root, 'usr/local/bin/node'));
     execFileSync('chmod', ['755', join(root, 'usr/local/bin/node')]);
@@ -113,20 +122,10 @@ function baseTarball(major) {
  * as a runc bundle's rootfs.
  */
 export function pythonRootfs() {
-  const sources = ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list'].find((f) => existsSync(f));
-  if (!sources) throw new Error('image: no apt sources on the host for mmdebstrap');
   ensureDebian([['mmdebstrap', 'mmdebstrap']]);
   const include = ['python3-minimal', 'libatomic1'];
-  const key = createHash('sha256').update(JSON.stringify({ SUITE, include })).update(readFileSync(sources)).digest('hex').slice(0, 12);
-  return cached(join(IMAGE_CACHE, `python3-${SUITE}-${key}.rootfs`), (tmp) => {
-    const root = join(tmp, 'rootfs');
-    run('mmdebstrap', ['--variant=minbase', '--quiet', `--include=${include.join(',')}`, SUITE, root, sources]);
-    for (const d of ['var/lib/apt/lists', 'var/cache/apt', 'usr/share/doc', 'usr/share/man']) {
-      rmSync(join(root, d), { recursive: true, force: true });
-      mkdirSync(join(root, d), { recursive: true });
-    }
-    return root;
-  });
+  const key = createHash('sha256').update(JSON.stringify({ SUITE, include })).update(readFileSync(aptSources())).digest('hex').slice(0, 12);
+  return cached(join(IMAGE_CACHE, `python3-${SUITE}-${key}.rootfs`), (tmp) => slimRootfs(join(tmp, 'rootfs'), include));
 }
 
 /**
