@@ -15,7 +15,7 @@ import type { MemoryEnvironment } from './environment.js';
 import { readQuiet } from './files.js';
 import { parseCount, parseFlatKeyed, parsePsi } from './parse.js';
 import {
-  assessGuard, chooseGuardVictim, growthRate, guardGraceMs, guardLimits, GROWTH_WINDOW_MS, stallPercent,
+  assessGuard, chooseGuardVictim, growthRate, guardGraceMs, guardLimits, GROWTH_WINDOW_MS, pushPoint, stallPercent,
   type CappedGrowth, type GuardAssessment, type GuardCandidate, type GuardLimits, type UsagePoint,
 } from './policy.js';
 
@@ -94,8 +94,6 @@ export interface GuardOptions {
   kill?: (pid: number) => boolean;
 }
 
-/** How far back the growth rate looks. */
-const RATE_WINDOW_MS = GROWTH_WINDOW_MS;
 /** How often, while near, the per-program samples are refreshed (forensics, victim choice). */
 const REFRESH_MS = 1000;
 /** How far back the loop's lateness counts, and the most it adds to the reaction time. */
@@ -243,14 +241,13 @@ export class ContainerGuard {
     if (now - this.lastFull >= FULL_READ_MS) this.fullRead(now);
     const c = this.read();
     if (!c) return { action: 'none', projectedBytes: 0, msToHeadroom: Infinity, near: false, nextTickMs: this.limits.slowTickMs };
-    this.points.push({ at: now, bytes: c.workingSetBytes });
-    while (this.points.length > 2 && now - this.points[0]!.at > RATE_WINDOW_MS) this.points.shift();
+    pushPoint(this.points, { at: now, bytes: c.workingSetBytes }, GROWTH_WINDOW_MS);
     let fullStallPct: number | null = null;
     if (c.fullStallUs !== undefined) {
       if (this.lastStall) fullStallPct = stallPercent(this.lastStall.totalUs, c.fullStallUs, now - this.lastStall.at);
-      if (!this.lastStall || now - this.lastStall.at >= RATE_WINDOW_MS) this.lastStall = { at: now, totalUs: c.fullStallUs };
+      if (!this.lastStall || now - this.lastStall.at >= GROWTH_WINDOW_MS) this.lastStall = { at: now, totalUs: c.fullStallUs };
     }
-    const reading = { usedBytes: c.workingSetBytes, rateBytesPerS: growthRate(this.points, RATE_WINDOW_MS), fullStallPct, capped: this.o.host.capped() };
+    const reading = { usedBytes: c.workingSetBytes, rateBytesPerS: growthRate(this.points, GROWTH_WINDOW_MS), fullStallPct, capped: this.o.host.capped() };
     this.learnReaction(now, c.workingSetBytes);
     // A loop that runs late (a loaded machine, reclaim) reacts late too: add its recent lateness.
     this.lags.push({ at: now, bytes: Math.max(0, this.gapMs - this.askedMs) });

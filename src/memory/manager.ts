@@ -24,7 +24,7 @@ import { isLive, OomWatch, type OomReport, type WatchedProgram } from './oom-wat
 import { readV1Events } from './cgroup-v1.js';
 import { readV2Events } from './cgroup-v2.js';
 import { ContainerGuard, readContainerCounters, type GuardHost, type GuardProgram } from './guard.js';
-import { classifyKill, growthRate, GROWTH_WINDOW_MS, nearLimit, watchdogVerdict, type CappedGrowth, type UsagePoint } from './policy.js';
+import { classifyKill, growthRate, GROWTH_WINDOW_MS, nearLimit, pushPoint, watchdogVerdict, type CappedGrowth, type UsagePoint } from './policy.js';
 import { LeafPressure } from './pressure.js';
 import { TreeMeter, type TreeSample } from './sampler.js';
 
@@ -668,10 +668,7 @@ export class MemoryManager implements SupervisorHooks {
   /** Keeps a second of the program's usage readings (this run's only), for its growth rate. */
   private noteUsage(pm: ProgramMemory, pid: number, usageBytes: number): void {
     if (pm.usage?.pid !== pid) pm.usage = { pid, points: [] };
-    const now = this.now();
-    const points = pm.usage.points;
-    points.push({ at: now, bytes: usageBytes });
-    while (points.length > 2 && now - points[0]!.at > this.usageWindowMs()) points.shift();
+    pushPoint(pm.usage.points, { at: this.now(), bytes: usageBytes }, this.usageWindowMs());
   }
 
   /** A program's growth looks back a second, or two of its samples when they are further apart. */

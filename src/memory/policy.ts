@@ -95,6 +95,12 @@ export interface UsagePoint {
   bytes: number;
 }
 
+/** Adds a reading and drops those older than `windowMs`, keeping at least two (a rate needs a span). */
+export function pushPoint(points: UsagePoint[], point: UsagePoint, windowMs: number): void {
+  points.push(point);
+  while (points.length > 2 && point.at - points[0]!.at > windowMs) points.shift();
+}
+
 /**
  * Growth of the working set in bytes per second: the slope from the oldest
  * point inside `windowMs` to the newest, never below 0 (a shrinking container

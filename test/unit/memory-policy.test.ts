@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  assessGuard, boundedGrowth, chooseGuardVictim, classifyKill, growthRate, guardGraceMs, guardLimits, guardTriggered, leafPressureVerdict, nearLimit, stallPercent, watchdogVerdict,
+  assessGuard, boundedGrowth, chooseGuardVictim, pushPoint, classifyKill, growthRate, guardGraceMs, guardLimits, guardTriggered, leafPressureVerdict, nearLimit, stallPercent, watchdogVerdict,
   type CappedGrowth,
 } from '../../src/memory/policy.js';
 import { ContainerGuard, type ContainerCounters, type GuardProgram } from '../../src/memory/guard.js';
@@ -187,6 +187,13 @@ describe('container guard: when to look and when to act', () => {
     expect(assessGuard({ ...r, capped: [leaker, steady] }, { ...l, reactionMs: 448 })).toMatchObject({ action: 'none', near: true });
     // the same growth from a program without a cap is stopped as before
     expect(assessGuard({ ...r, capped: [steady] }, { ...l, reactionMs: 448 })).toMatchObject({ action: 'stop', cause: 'predicted' });
+  });
+  it('readings: kept for the window, at least two', () => {
+    const pts: { at: number; bytes: number }[] = [];
+    for (const at of [0, 400, 800, 1200, 3000]) pushPoint(pts, { at, bytes: at }, 1000);
+    expect(pts.map((p) => p.at)).toEqual([1200, 3000]);
+    pushPoint(pts, { at: 3500, bytes: 0 }, 1000);
+    expect(pts.map((p) => p.at)).toEqual([3000, 3500]);
   });
   it('stall percentage from PSI totals', () => {
     expect(stallPercent(1_000_000, 1_100_000, 1000)).toBeCloseTo(10);
