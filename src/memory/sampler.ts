@@ -6,6 +6,15 @@
 //                           shared by N processes counts 1/N in each, so the Node
 //                           binary mapped by the supervisor and by every program is
 //                           not counted in full in each of them.
+// The status counters are exact at the moment they are read; a smaps_rollup walk
+// is not: the kernel lets go of the process's mmap lock when a writer waits (Linux
+// ≥ 5.10) and resumes after the last mapping it finished, so the pages of mappings
+// that came or changed meanwhile go uncounted. A program that maps memory as it
+// grows (any allocator, 50 MiB/s) lost up to 111 of its 185 MiB from the walk in
+// the cgroup v2 VM (Debian's 6.1). So the walk only measures sharing, RSS − PSS of
+// each kind among the pages it saw, and a process's shares are its status counters
+// minus that: the PSS when the walk is whole, an upper bound when it is torn (fewer
+// pages seen, less sharing found).
 // From these, what a leaf cgroup would charge for the same processes:
 //   charged = Pss_Anon + Pss_File + Pss_Shmem   (tracks a leaf's memory.current)
 //   pinned  = Pss_Anon + Pss_Shmem              (what the kernel cannot reclaim
@@ -68,12 +77,23 @@ export function sumStatuses(statuses: readonly ProcStatus[], at: number): Status
   return s;
 }
 
-/** One process's proportional shares; from its status when smaps_rollup has no Pss_* lines. */
+/**
+ * One process's proportional shares: its status counters minus the sharing the walk
+ * found (see the header: a torn walk cannot lower them). Anonymous memory has its own
+ * RSS in the walk; file and shmem share one (Rss − Anonymous), whose discount goes to
+ * file pages first, as far as the walk's file PSS explains, and the rest to shmem. From
+ * the status alone when smaps_rollup has no Pss_* lines (Linux < 5.9).
+ */
 export function processShares(status: ProcStatus, rollup: SmapsRollup | undefined): { anon: number; file: number; shmem: number } {
-  if (rollup && rollup.pssAnon !== undefined && rollup.file !== undefined && rollup.shmem !== undefined) {
-    return { anon: rollup.pssAnon, file: rollup.file, shmem: rollup.shmem };
-  }
-  return { anon: (status.rssAnonKb ?? 0) * KB, file: (status.rssFileKb ?? 0) * KB, shmem: (status.rssShmemKb ?? 0) * KB };
+  const anon = (status.rssAnonKb ?? 0) * KB;
+  const file = (status.rssFileKb ?? 0) * KB;
+  const shmem = (status.rssShmemKb ?? 0) * KB;
+  if (!rollup || rollup.pssAnon === undefined || rollup.file === undefined || rollup.shmem === undefined) return { anon, file, shmem };
+  const anonDiscount = Math.max(0, rollup.anon - rollup.pssAnon);
+  const otherDiscount = Math.max(0, rollup.rss - rollup.anon - rollup.file - rollup.shmem);
+  const fileDiscount = Math.min(otherDiscount, Math.max(0, file - rollup.file));
+  const shmemDiscount = Math.min(otherDiscount - fileDiscount, Math.max(0, shmem - rollup.shmem));
+  return { anon: Math.max(0, anon - anonDiscount), file: file - fileDiscount, shmem: shmem - shmemDiscount };
 }
 
 /** Adds up statuses and proportional shares into one sample. */
@@ -103,9 +123,10 @@ function read(path: string): string | undefined {
 export function samplePids(pids: readonly number[], at: number, procRoot = '/proc', pss = true): TreeSample {
   const procs: Array<{ status: ProcStatus; rollup?: SmapsRollup }> = [];
   for (const pid of pids) {
+    // The walk first, then the counters: the counters are the newer figures of a growing process.
+    const rollup = pss ? read(`${procRoot}/${pid}/smaps_rollup`) : undefined;
     const status = read(`${procRoot}/${pid}/status`);
     if (status === undefined) continue;
-    const rollup = pss ? read(`${procRoot}/${pid}/smaps_rollup`) : undefined;
     procs.push({ status: parseProcStatus(status), rollup: rollup ? parseSmapsRollup(rollup) : undefined });
   }
   return sumProcesses(procs, at);

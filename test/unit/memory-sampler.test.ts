@@ -5,10 +5,15 @@ import { sumProcesses } from '../../src/memory/sampler.js';
 const KB = 1024;
 const status = (anonKb: number, fileKb: number, shmemKb: number) =>
   parseProcStatus(`Name:\tx\nVmSize:\t${10 * (anonKb + fileKb + shmemKb)} kB\nVmRSS:\t${anonKb + fileKb + shmemKb} kB\nRssAnon:\t${anonKb} kB\nRssFile:\t${fileKb} kB\nRssShmem:\t${shmemKb} kB\n`);
-const rollup = (pssAnonKb: number, pssFileKb: number, pssShmemKb: number) =>
-  parseSmapsRollup(
-    `00400000-7fff0000 ---p 00000000 00:00 0  [rollup]\nRss:  ${pssAnonKb + 2 * pssFileKb} kB\nPss:  ${pssAnonKb + pssFileKb + pssShmemKb} kB\nPss_Anon:  ${pssAnonKb} kB\nPss_File:  ${pssFileKb} kB\nPss_Shmem:  ${pssShmemKb} kB\n`,
+/** A smaps_rollup; the walk's RSS of each kind defaults to what a single sharer of the file pages (PSS × 2) would see. */
+const rollup = (pssAnonKb: number, pssFileKb: number, pssShmemKb: number, rss: { anonKb?: number; otherKb?: number } = {}) => {
+  const anonKb = rss.anonKb ?? pssAnonKb;
+  const otherKb = rss.otherKb ?? 2 * pssFileKb + pssShmemKb;
+  return parseSmapsRollup(
+    `00400000-7fff0000 ---p 00000000 00:00 0  [rollup]\nRss:  ${anonKb + otherKb} kB\nPss:  ${pssAnonKb + pssFileKb + pssShmemKb} kB\n` +
+      `Pss_Anon:  ${pssAnonKb} kB\nPss_File:  ${pssFileKb} kB\nPss_Shmem:  ${pssShmemKb} kB\nAnonymous:  ${anonKb} kB\n`,
   );
+};
 
 describe('memory sampler: what a leaf would charge', () => {
   it('uses the proportional shares from smaps_rollup: a file page shared by two counts half in each', () => {
@@ -31,6 +36,37 @@ describe('memory sampler: what a leaf would charge', () => {
     const s = sumProcesses([{ status: status(60, 30, 10), rollup: old }, { status: status(5, 0, 0) }], 0);
     expect(s.chargedBytes).toBe(105 * KB);
     expect(s.pinnedBytes).toBe(75 * KB);
+  });
+});
+
+describe('memory sampler: a torn smaps_rollup walk', () => {
+  const MiB = 1024 * KB;
+  it('a lone process growing while it is walked: the walk saw 74 of its 185 MiB (Debian 6.1, measured); the counters stand', () => {
+    // Anonymous and Pss_Anon both short by the mappings the walk missed; nothing shared.
+    const s = sumProcesses([{ status: status(185 * 1024, 33 * 1024, 0), rollup: rollup(74 * 1024, 12 * 1024, 0, { otherKb: 33 * 1024 }) }], 0);
+    expect(s.pssAnonBytes).toBe(185 * MiB);
+    expect(s.pinnedBytes).toBe(185 * MiB);
+    // The Node binary it shares with the supervisor still counts at its share.
+    expect(s.pssFileBytes).toBe(12 * MiB);
+    expect(s.chargedBytes).toBe(197 * MiB);
+  });
+
+  it('forked workers: the copy-on-write sharing the walk found comes off, however much of the heap it saw', () => {
+    // 100 MiB of anon, 60 MiB of it shared with one sibling (30 MiB in PSS); the walk saw only 80 MiB, 60 of them shared.
+    const s = sumProcesses([{ status: status(100 * 1024, 0, 0), rollup: rollup(50 * 1024, 0, 0, { anonKb: 80 * 1024 }) }], 0);
+    expect(s.pssAnonBytes).toBe(70 * MiB); // 100 − (80 − 50): the true 70 MiB
+  });
+
+  it('shared memory: the file discount first, as far as the file PSS explains it; the rest comes off shmem', () => {
+    // File 40 MiB (20 in PSS), shmem 100 MiB shared by four (25 in PSS): a whole walk gives the PSS exactly.
+    const whole = sumProcesses([{ status: status(10 * 1024, 40 * 1024, 100 * 1024), rollup: rollup(10 * 1024, 20 * 1024, 25 * 1024, { otherKb: 140 * 1024 }) }], 0);
+    expect(whole.pssFileBytes).toBe(20 * MiB);
+    expect(whole.pssShmemBytes).toBe(25 * MiB);
+    // A walk that saw 40 of the 100 MiB of shmem (10 in PSS): less sharing found, shmem counts more (never less) than its PSS.
+    const torn = sumProcesses([{ status: status(10 * 1024, 40 * 1024, 100 * 1024), rollup: rollup(10 * 1024, 20 * 1024, 10 * 1024, { otherKb: 80 * 1024 }) }], 0);
+    expect(torn.pssFileBytes).toBe(20 * MiB);
+    expect(torn.pssShmemBytes).toBe(70 * MiB); // 100 − (80 − 20 − 10 − 20 of file sharing): above its 25, never below
+    expect(torn.pinnedBytes).toBeGreaterThanOrEqual(whole.pinnedBytes);
   });
 });
 
@@ -69,7 +105,7 @@ describe('memory sampler: the quick reading for a decision that cannot wait', ()
       writeFileSync(join(root, String(pid), 'smaps_rollup'), roll);
     };
     const rollupText = (a: number, f: number) =>
-      `00400000-7fff0000 ---p 00000000 00:00 0  [rollup]\nRss:  ${a + 2 * f} kB\nPss:  ${a + f} kB\nPss_Anon:  ${a} kB\nPss_File:  ${f} kB\nPss_Shmem:  0 kB\n`;
+      `00400000-7fff0000 ---p 00000000 00:00 0  [rollup]\nRss:  ${a + 2 * f} kB\nPss:  ${a + f} kB\nPss_Anon:  ${a} kB\nPss_File:  ${f} kB\nPss_Shmem:  0 kB\nAnonymous:  ${a} kB\n`;
     const statusText = (a: number, f: number) => `Name:\tx\nVmRSS:\t${a + f} kB\nRssAnon:\t${a} kB\nRssFile:\t${f} kB\nRssShmem:\t0 kB\n`;
     // A node process: 30 MiB heap, a 40 MiB binary shared with one other process (20 MiB in PSS).
     proc(7, statusText(30 * 1024, 40 * 1024), rollupText(30 * 1024, 20 * 1024));
