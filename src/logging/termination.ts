@@ -48,7 +48,8 @@ export class TerminationSummary implements EventSink {
     const t = this.tally.get(program) ?? { oomKills: 0, capStops: 0, guardStops: 0, fatal: false };
     if (event === 'child.oom_killed') t.oomKills++;
     else if (event === 'child.memory_cap_exceeded') t.capStops++;
-    else if (event === 'container.memory_guard') t.guardStops++;
+    // One stop per program stopped: a later SIGKILL of the same stop (action: kill) is not another.
+    else if (event === 'container.memory_guard' && fields.action === 'stop') t.guardStops++;
     else if (event === 'child.fatal') {
       t.fatal = true;
       t.fatalReason = typeof fields.reason === 'string' ? fields.reason : undefined;

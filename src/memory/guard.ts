@@ -9,7 +9,6 @@
 // chosen. Decisions are policy.ts's; this module reads, schedules and acts.
 import { join } from 'node:path';
 import type { EventSink } from '../logging/events.js';
-import { descendantsOf } from '../process/tree.js';
 import { readContainerMemory, type ContainerMemory } from './cgroup.js';
 import type { MemoryEnvironment } from './environment.js';
 import { readQuiet } from './files.js';
@@ -76,6 +75,8 @@ export interface GuardHost {
   stop(program: string, graceMs: number): void;
   /** The program's main pid while it runs. */
   runningPid(program: string): number | undefined;
+  /** Every process of the program: its tree and those it owns that left it (setsid, double fork). */
+  processesOf(program: string, pid: number): number[];
 }
 
 /** What one round read, as assessGuard takes it. */
@@ -337,7 +338,7 @@ export class ContainerGuard {
   /** SIGKILL the victim's tree now: the working set would reach the headroom before its grace ends. Returns the pids signalled. */
   private escalate(v: Victim, c: ContainerCounters, reading: Reading, a: GuardAssessment, decidedAt: number, quiet = false): number[] {
     v.killed = true;
-    const pids = [v.pid, ...descendantsOf(v.pid)];
+    const pids = this.o.host.processesOf(v.program, v.pid);
     for (const pid of pids) this.kill(pid);
     // Nothing can be free before the SIGKILL went out: the time to send it is surely part of the reaction.
     this.pendingFree = { decidedAt, freedBelowBytes: c.workingSetBytes - v.usageBytes / 2, notYetAt: this.now() };

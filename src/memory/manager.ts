@@ -723,6 +723,7 @@ export class MemoryManager implements SupervisorHooks {
         const pid = this.control.runningPids().get(program);
         return pid !== undefined && pid === this.programs.get(program)?.pid ? pid : undefined;
       },
+      processesOf: (program, pid) => this.processesOf(program, pid),
     };
   }
 }

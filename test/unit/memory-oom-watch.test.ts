@@ -273,8 +273,10 @@ describe('termination message', () => {
     const t = new TerminationSummary({ emit: () => undefined });
     t.emit('child.oom_killed', { program: 'w' }, '');
     t.emit('child.memory_cap_exceeded', { program: 'w' }, '');
-    t.emit('container.memory_guard', { program: 'w' }, '');
-    t.emit('container.memory_guard', { program: 'w' }, '');
+    t.emit('container.memory_guard', { program: 'w', action: 'stop' }, '');
+    // the same stop, escalated to SIGKILL before its grace ended: not another stop
+    t.emit('container.memory_guard', { program: 'w', action: 'kill' }, '');
+    t.emit('container.memory_guard', { program: 'w', action: 'stop' }, '');
     t.emit('child.fatal', { program: 'w', reason: 'oom_loop' }, '');
     t.emit('child.fatal', { program: 'x' }, '');
     t.emit('child.oom_killed', { program: null }, '');

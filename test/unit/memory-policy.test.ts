@@ -231,6 +231,7 @@ describe('container guard loop (readings injected)', () => {
     const refreshes = { n: 0 };
     const order: string[] = [];
     const ages: number[] = [];
+    const owned = new Map<string, number[]>();
     const guard = new ContainerGuard({
       env,
       limitBytes: 256 * MiB,
@@ -247,6 +248,7 @@ describe('container guard loop (readings injected)', () => {
         forensics: (program, pid) => ({ program, pid }),
         stop: (program, graceMs) => (order.push(`stop ${program}`), void stops.push([program, graceMs])),
         runningPid: (program) => alive.get(program),
+        processesOf: (program, pid) => [pid, ...(owned.get(program) ?? [])],
       },
     });
     const step = (ms: number, usedMiB: number) => {
@@ -254,7 +256,7 @@ describe('container guard loop (readings injected)', () => {
       counters = { usageBytes: usedMiB * MiB + 20 * MiB, workingSetBytes: usedMiB * MiB };
       return guard.check();
     };
-    return { guard, step, events, stops, kills, alive, refreshes, order, ages, capped };
+    return { guard, step, events, stops, kills, alive, refreshes, order, ages, capped, owned };
   }
   const progs: GuardProgram[] = [
     { program: 'steady', pid: 10, usageBytes: 60 * MiB, stopGraceMs: 2000 },
@@ -290,6 +292,16 @@ describe('container guard loop (readings injected)', () => {
     r.alive.delete('leaker');
     r.step(25, 245);
     expect(r.stops.map((s) => s[0])).toEqual(['leaker', 'steady']);
+  });
+  it("the SIGKILL reaches every process of the program, also those that left its tree (a daemon it started)", () => {
+    const r = rig(progs);
+    r.owned.set('leaker', [500, 501]);
+    let used = 150;
+    let a = r.step(250, used);
+    while (r.stops.length === 0 && used < 256) a = r.step(a.nextTickMs, (used += 2.5));
+    for (let i = 0; i < 20 && r.kills.length === 0; i++) a = r.step(25, (used += 2.5));
+    expect(r.kills.sort((x, y) => x - y)).toEqual([11, 500, 501]);
+    expect(r.events[1]).toMatchObject({ fields: { action: 'kill', program: 'leaker', processes: 3 } });
   });
   it('a program near its own cap is left to its cap; once it no longer counts as capped (being stopped), its growth counts again', () => {
     const r = rig(progs);
