@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { BUNDLE, byEvent, killAllRuns, runInit, startInit, tempDir, writeConfig, type InitRun } from '../helpers/init.js';
 import { until } from './support.js';
@@ -24,9 +25,21 @@ function client(args: string[], env: Record<string, string>, asUid?: number): Pr
   });
 }
 
-async function get(base: string, path: string): Promise<{ status: number; body: string; type: string }> {
-  const r = await fetch(base + path);
-  return { status: r.status, body: await r.text(), type: r.headers.get('content-type') ?? '' };
+/**
+ * One request on a connection of its own, as the kubelet's probes make them: a pooled
+ * keep-alive connection that sat idle past the server's keep-alive timeout (while
+ * promtool was installed, say) may be closed under a request that reuses it.
+ */
+function get(base: string, path: string, method = 'GET'): Promise<{ status: number; body: string; type: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(base + path, { method, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, type: String(res.headers['content-type'] ?? '') }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** promtool, installed from Debian's prometheus package when missing (as CI runs as root on a fresh machine). */
@@ -121,7 +134,7 @@ programs:
     promtoolCheck(metrics.body);
 
     // Read-only: nothing but GET/HEAD.
-    expect((await fetch(`${base}/readyz`, { method: 'POST' })).status).toBe(405);
+    expect((await get(base, '/readyz', 'POST')).status).toBe(405);
     expect((await get(base, '/nope')).status).toBe(404);
 
     await run.signal('SIGTERM');
