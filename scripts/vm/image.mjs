@@ -275,6 +275,9 @@ echo "nnp=$(sed -n 's/^NoNewPrivs:[[:space:]]*//p' /proc/$PID/status)" >> $O/rep
 CG=$(sed -n 's/^0:://p' /proc/$PID/cgroup)
 echo "memory_max=$(cat /sys/fs/cgroup$CG/memory.max)" >> $O/report
 echo "root_mount=$(awk '$5 == "/" { print $6 }' /proc/$PID/mountinfo | cut -d, -f1)" >> $O/report
+# As a user would ask it (podman's --read-only gives /tmp a tmpfs; the image's socket is there).
+podman exec ex supervisor status --json > $O/status.json 2> $O/status.stderr
+echo "status_exit=$?" >> $O/report
 podman kill -s HUP ex > /dev/null
 # Until both programs have exited on it (node's default for SIGHUP) — at most 120 s.
 i=0

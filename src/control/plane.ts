@@ -9,7 +9,7 @@ import { normaliseSignal } from '../config/signals.js';
 import type { EventCounters } from '../observe/counters.js';
 import { buildStatus, runCheck, type MemoryView, type ReadinessSource, type SupervisorStatus } from './status.js';
 import { LAG_THRESHOLD_MS, measureLagOnce, startLoopLag, type LoopLag } from './loop-lag.js';
-import { serverSocketPath } from './socket-path.js';
+import { missingDefaultSocket, serverSocketPath } from './socket-path.js';
 import { startControlServer } from './server.js';
 
 /** What the control plane may see and ask of the supervisor. */
@@ -46,7 +46,12 @@ function message(e: unknown): string {
 }
 
 export function startControlPlane(d: ControlPlaneDeps): ControlPlane {
-  const socketPath = serverSocketPath(d.plan.controlSocket, d.env, { pid1: d.pid1, singleCommand: d.plan.singleCommand });
+  const where = { pid1: d.pid1, singleCommand: d.plan.singleCommand };
+  const socketPath = serverSocketPath(d.plan.controlSocket, d.env, where);
+  const missing = missingDefaultSocket(d.plan.controlSocket, d.env, where);
+  // Information, not a warning: the control commands are optional; say how to get them.
+  if (missing !== null)
+    d.events.emit('control.unavailable', { reason: 'no_writable_default', detail: missing }, `no control socket: ${missing}; set SUPERVISOR_SOCKET (or control.socket) to a writable place for supervisor status|probe`);
   if (socketPath === null && !d.plan.http) return { close() {} };
 
   const startedAt = Date.now();

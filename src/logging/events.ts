@@ -46,6 +46,7 @@ export const EVENT_LEVELS = {
   'child.killed': 'warn',
   'container.memory_guard': 'error',
   'control.listening': 'info',
+  'control.unavailable': 'info',
   'control.request': 'info',
 } as const satisfies Record<string, LogLevel>;
 

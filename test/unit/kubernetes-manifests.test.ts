@@ -41,13 +41,14 @@ function validate(doc: Manifest): void {
 }
 
 /** The image's USER and EXPOSEd ports, from Dockerfile.example. */
-function image(): { user: string; ports: number[]; config: string } {
+function image(): { user: string; ports: number[]; config: string; socket: string | undefined } {
   const text = readFileSync(join(ROOT, 'Dockerfile.example'), 'utf8');
   const last = text.slice(text.lastIndexOf('\nFROM '));
   return {
     user: /^USER\s+(\S+)/m.exec(last)?.[1] ?? 'root',
     ports: [...last.matchAll(/^EXPOSE\s+(.+)$/gm)].flatMap((m) => m[1]!.split(/\s+/).map((p) => Number(p.split('/')[0]))),
     config: /^ENV\s+SUPERVISOR_CONFIG=(\S+)/m.exec(last)![1]!,
+    socket: /^ENV\s+SUPERVISOR_SOCKET=(\S+)/m.exec(last)?.[1],
   };
 }
 
@@ -105,6 +106,20 @@ describe('examples/kubernetes', () => {
       for (const c of spec.containers) {
         expect(c.terminationMessagePath ?? '/dev/termination-log').toBe(written);
         expect(['File', 'FallbackToLogsOnError']).toContain(c.terminationMessagePolicy ?? 'File');
+      }
+    }
+  });
+
+  it("the image's control socket sits on a writable volume of the pod (the root is read-only and /run is root's)", () => {
+    const socket = image().socket;
+    expect(socket).toMatch(/^\//);
+    for (const { spec } of podSpecs()) {
+      for (const c of spec.containers) {
+        const mount = (c.volumeMounts ?? []).find((m: { mountPath: string }) => socket!.startsWith(`${m.mountPath.replace(/\/$/, '')}/`));
+        expect(mount, `a volume mounted over ${socket}'s directory`).toBeDefined();
+        expect(mount.readOnly ?? false).toBe(false);
+        const volume = spec.volumes.find((v: { name: string }) => v.name === mount.name);
+        expect(volume.emptyDir).toBeDefined();
       }
     }
   });
