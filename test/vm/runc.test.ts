@@ -22,7 +22,7 @@ import { GUEST_OUT, parseReport, REPO, runInVm, SUPERVISOR_BUNDLE, type VmResult
 import { podSpec } from '../../scripts/vm/oci-pod.mjs';
 
 const MiB = 1024 * 1024;
-const RUN_S = 45;
+const RUN_S = 60;
 const LEAKER_MAX = 80 * MiB;
 const FIXTURES = join(REPO, 'test', 'fixtures');
 const OUT = '/media'; // the container's view of $GUEST_OUT/<pod> (a bind needs a directory that exists in the read-only rootfs)
@@ -116,8 +116,8 @@ describe('the supervisor as PID 1 of a runc container (cgroup v2 VM)', () => {
   let r: VmResult;
   beforeAll(async () => {
     ensureRunc();
-    r = await runInVm(script(), { timeoutMs: 540_000 });
-  }, 700_000);
+    r = await runInVm(script(), { timeoutMs: 720_000 });
+  }, 900_000);
 
   describe.each(PODS)('$title', (p) => {
     const report = () => parseReport(r.files[`${p.name}/report`] ?? '');
