@@ -15,6 +15,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureCommands, which } from '../lib/apt.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const cache = join(root, '.cache', 'arm64');
@@ -27,23 +28,11 @@ function run(cmd, args, what, cwd) {
   return r.stdout;
 }
 
-function which(cmd) {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim() || undefined;
-}
-
 function qemu() {
-  let path = which('qemu-aarch64-static') ?? which('qemu-aarch64');
+  const path = which('qemu-aarch64-static') ?? which('qemu-aarch64');
   if (path) return path;
-  const install = () => run('apt-get', ['install', '-y', '--no-install-recommends', 'qemu-user-static'], 'apt-get install qemu-user-static');
-  try {
-    install();
-  } catch {
-    run('apt-get', ['update'], 'apt-get update');
-    install();
-  }
-  path = which('qemu-aarch64-static');
-  if (!path) throw new Error('arm64 setup: qemu-aarch64-static not found after installing qemu-user-static');
-  return path;
+  ensureCommands([['qemu-user-static', 'qemu-aarch64-static']]);
+  return which('qemu-aarch64-static');
 }
 
 function sysroot() {

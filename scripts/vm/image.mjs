@@ -16,12 +16,13 @@
 // And, for test/vm/sea-image.test.ts, a Python image without Node (pythonRootfs).
 // Each piece is keyed by what it is made from (the Node major, the lockfile's hash, the
 // kernel release): delete .cache/image to start over.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { ensureCommands } from '../lib/apt.mjs';
 import { CACHE_DIR as VM_CACHE, REPO } from './vm.mjs';
 
 export const IMAGE_CACHE = join(REPO, '.cache', 'image');
@@ -30,19 +31,6 @@ const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 function run(cmd, args, opts = {}) {
   return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20, encoding: 'utf8', ...opts });
-}
-
-/** `apt-get install` the packages whose command is missing (`apt-get update` once if needed). */
-function ensureDebian(pkgs) {
-  const missing = pkgs.filter(([, cmd]) => !spawnSync('sh', ['-c', `command -v ${cmd}`]).stdout?.toString().trim()).map(([p]) => p);
-  if (missing.length === 0) return;
-  const install = () => run('apt-get', ['install', '-y', '--no-install-recommends', ...missing]);
-  try {
-    install();
-  } catch {
-    run('apt-get', ['update']);
-    install();
-  }
 }
 
 /** The Node major of the Dockerfile's `FROM node:<major>-slim` lines (all the same). */
@@ -122,7 +110,7 @@ function baseTarball(major) {
  * as a runc bundle's rootfs.
  */
 export function pythonRootfs() {
-  ensureDebian([['mmdebstrap', 'mmdebstrap']]);
+  ensureCommands([['mmdebstrap', 'mmdebstrap']]);
   const include = ['python3-minimal', 'libatomic1'];
   const key = createHash('sha256').update(JSON.stringify({ SUITE, include })).update(readFileSync(aptSources())).digest('hex').slice(0, 12);
   return cached(join(IMAGE_CACHE, `python3-${SUITE}-${key}.rootfs`), (tmp) => slimRootfs(join(tmp, 'rootfs'), include));
@@ -192,7 +180,7 @@ function overlayModule() {
  * @returns {{ base: string, baseName: string, store: string, npm: string, overlay: string }}
  */
 export function prepareImageInputs(dockerfile = join(REPO, 'Dockerfile.example')) {
-  ensureDebian([['podman', 'podman'], ['mmdebstrap', 'mmdebstrap'], ['runc', 'runc']]);
+  ensureCommands([['podman', 'podman'], ['mmdebstrap', 'mmdebstrap'], ['runc', 'runc']]);
   const { name, major } = baseImageOf(dockerfile);
   const npm = npmCache();
   const overlay = overlayModule();

@@ -9,6 +9,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { BUNDLE, byEvent, killAllRuns, runInit, startInit, tempDir, writeConfig, type InitRun } from '../helpers/init.js';
 import { until } from './support.js';
+import { ensureCommands } from '../../scripts/lib/apt.mjs';
 
 afterEach(killAllRuns);
 
@@ -44,15 +45,7 @@ function get(base: string, path: string, method = 'GET'): Promise<{ status: numb
 
 /** promtool, installed from Debian's prometheus package when missing (as CI runs as root on a fresh machine). */
 function promtool(): string {
-  const found = spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' }).stdout.trim();
-  if (found) return found;
-  const install = () => execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'prometheus'], { stdio: 'ignore', timeout: 600_000 });
-  try {
-    install();
-  } catch {
-    execFileSync('apt-get', ['update'], { stdio: 'ignore', timeout: 600_000 });
-    install();
-  }
+  ensureCommands([['prometheus', 'promtool']]);
   return 'promtool';
 }
 

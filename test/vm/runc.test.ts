@@ -15,11 +15,11 @@
 // group-killed, only the leaker is stopped (each time a structured event), and PID 1
 // exits 0. No assertion depends on timing: event counts, pids, exit statuses and kernel
 // counters.
-import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GUEST_OUT, parseReport, REPO, runInVm, SUPERVISOR_BUNDLE, type VmResult } from '../../scripts/vm/vm.mjs';
 import { podSpec } from '../../scripts/vm/oci-pod.mjs';
+import { ensureCommands } from '../../scripts/lib/apt.mjs';
 
 const MiB = 1024 * 1024;
 const RUN_S = 60;
@@ -28,18 +28,6 @@ const FIXTURES = join(REPO, 'test', 'fixtures');
 const OUT = '/media'; // the container's view of $GUEST_OUT/<pod> (a bind needs a directory that exists in the read-only rootfs)
 
 type Event = { event?: string; program?: string; pid?: number; [k: string]: unknown };
-
-/** Debian's runc on the host (the guest runs the host's binaries). */
-function ensureRunc(): void {
-  if (spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim()) return;
-  const install = () => execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'runc'], { stdio: 'ignore' });
-  try {
-    install();
-  } catch {
-    execFileSync('apt-get', ['update'], { stdio: 'ignore' });
-    install();
-  }
-}
 
 const CONFIG = `log: { level: info, format: json }
 programs:
@@ -115,7 +103,7 @@ ${PODS.map(podScript).join('')}`;
 describe('the supervisor as PID 1 of a runc container (cgroup v2 VM)', () => {
   let r: VmResult;
   beforeAll(async () => {
-    ensureRunc();
+    ensureCommands([['runc', 'runc']]); // the guest runs the host's binaries
     r = await runInVm(script(), { timeoutMs: 720_000 });
   }, 900_000);
 

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pythonRootfs } from '../../scripts/vm/image.mjs';
 import { podSpec } from '../../scripts/vm/oci-pod.mjs';
+import { ensureCommands } from '../../scripts/lib/apt.mjs';
 import { GUEST_OUT, parseReport, REPO, runInVm, type VmResult } from '../../scripts/vm/vm.mjs';
 
 const MiB = 1024 * 1024;
@@ -133,6 +134,7 @@ describe.runIf(process.env['IMAGE_VM_TEST'] === '1')('the single executable as P
   let r: VmResult;
   let rootfs: string;
   beforeAll(async () => {
+    ensureCommands([['runc', 'runc']]); // the guest runs the host's binaries
     execFileSync(process.execPath, [join(REPO, 'scripts/build-sea.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
     rootfs = pythonRootfs();
     r = await runInVm(script(rootfs), { timeoutMs: 600_000 });
