@@ -222,9 +222,18 @@ describe.each(RATES)('container guard, read-only 256 MiB oom.group=1 pod, uncapp
       // Freed: the working set back below where it was at the decision, minus half the victim's usage.
       const at0 = trace.filter((p) => p.t <= t).at(-1)?.ws ?? s.container_used_bytes;
       const freed = trace.find((p) => p.t > t && p.ws < at0 - s.usage_bytes / 2);
-      const before = trace.filter((p) => p.t >= t - 2000 && p.t <= t);
-      let cross: number | undefined;
-      for (let i = before.length - 1; i >= 0 && before[i]!.ws >= THRESHOLD_BYTES; i--) cross = before[i]!.t;
+      // The threshold crossed before time `until`: the start of the run of samples at or
+      // above it that reaches `until`, or undefined when the working set was below it then.
+      const crossedBefore = (until: number): number | undefined => {
+        const before = trace.filter((p) => p.t >= t - 2000 && p.t <= until);
+        let cross: number | undefined;
+        for (let i = before.length - 1; i >= 0 && before[i]!.ws >= THRESHOLD_BYTES; i--) cross = before[i]!.t;
+        return cross;
+      };
+      const cross = crossedBefore(t);
+      // The signal went out acted_ms after the decision: was the threshold crossed by then?
+      const signalled = t + (s.acted_ms ?? 0);
+      const crossBySignal = crossedBefore(signalled);
       return {
         cause: s.cause,
         decided_at_mib: mib(s.container_used_bytes),
@@ -233,14 +242,17 @@ describe.each(RATES)('container guard, read-only 256 MiB oom.group=1 pod, uncapp
         acted_ms: s.acted_ms,
         reaction_ms: s.reaction_ms,
         after_crossing_ms: cross === undefined ? null : t - cross,
+        signal_after_crossing_ms: crossBySignal === undefined ? null : signalled - crossBySignal,
         to_exit_ms: te - t,
         freed_ms: freed ? freed.t - t : null,
         closest_mib: mib(LIMIT_BYTES - peak.ws),
         cache_left_mib: mib(peak.file),
       };
     });
+    const late = rows.map((x) => x.signal_after_crossing_ms).filter((x): x is number => x !== null);
     console.log(`[leak${rate}] ${stops.length} stops, ${kills.length} escalations to SIGKILL; closest approach ${mib(LIMIT_BYTES - max.ws)} MiB below the limit ` +
-      `(usage ${mib(max.usage)} MiB, page cache ${mib(max.file)} MiB then); steepest growth ${mib(steepest)} MiB/s; ${trace.length} samples; VM wall ${(r.wallMs / 1000).toFixed(1)} s\n` +
+      `(usage ${mib(max.usage)} MiB, page cache ${mib(max.file)} MiB then); signals after a crossing: ${late.length === 0 ? 'none' : `${late.length}, the latest ${Math.max(...late)} ms after it`}; ` +
+      `steepest growth ${mib(steepest)} MiB/s; ${trace.length} samples; VM wall ${(r.wallMs / 1000).toFixed(1)} s\n` +
       rows.map((x) => JSON.stringify(x)).join('\n'));
     expect(LIMIT_BYTES - max.ws).toBeGreaterThanOrEqual(HEADROOM_BYTES);
   });
