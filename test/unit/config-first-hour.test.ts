@@ -1,7 +1,7 @@
 // What a new user types into supervisor.yaml in the first hour, and what they are told.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/cli/plan-source.js';
 import { parseConfigText } from '../../src/config/load.js';
@@ -35,5 +35,16 @@ describe('config: the first hour', () => {
     expect(await problems('log:\n  fromat: json\nprograms:\n  a: { command: x }\n')).toEqual([':2:3: log.fromat: unknown key "fromat" (did you mean "format"?)']);
     expect(editDistance('levle', 'level')).toBe(1);
     expect(editDistance('kitten', 'sitting')).toBe(3);
+  });
+
+  it('every example config in examples/ validates as shipped (the README points new users at them)', async () => {
+    const dir = resolve(import.meta.dirname, '../../examples');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+    expect(files.sort()).toEqual(['health.yaml', 'memory.yaml', 'supervisor.yaml']);
+    for (const f of files) {
+      // They run from their own directory (relative paths to the example programs), with node on PATH.
+      const result = await validateConfig(join(dir, f), { PATH: process.env.PATH ?? '/usr/bin:/bin' });
+      expect(result.ok ? [] : result.problems, f).toEqual([]);
+    }
   });
 });
