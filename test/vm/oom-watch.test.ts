@@ -1,6 +1,6 @@
 // oom-watch.test.ts — every OOM kill is told, once and truly, on a real cgroup v2
 // kernel (the VM bench), with the supervisor as PID 1 of Kubernetes-style containers.
-// One boot runs three containers one after the other:
+// One boot runs four containers one after the other:
 //   leaf   writable (--rw), 512 MiB: a wrapper shell that does not exec (its python is
 //          OOM-killed at the 100 MiB leaf cap, the shell prints "died 137" and lives
 //          on) and a master that re-forks its OOM-killed worker twice; memory.events

@@ -1,5 +1,5 @@
 // watchdog-measure.test.ts — does the watchdog's number mean what a leaf cgroup's
-// memory.current means? The same five programs run under the supervisor (log level
+// memory.current means? The same six programs run under the supervisor (log level
 // trace, so every sampling round logs child.memory_sample) in two pods of a cgroup v2
 // VM: writable (each program in its own leaf cgroup: usage_bytes is the leaf's
 // memory.current) and read-only (the watchdog: charged_bytes is its PSS reading,
@@ -7,7 +7,7 @@
 //   node    node test/fixtures/hold.mjs 96        96 MiB of Buffer
 //   python  python3 test/fixtures/hold.py 96      96 MiB bytearray
 //   c       .cache/vm/hold 96 (hold.c)            96 MiB malloc + memset
-//   mmap    python3 mmap-reader.py A (200 MB)     a mapped file, ~7 MiB anon
+//   mmap    python3 mmap-reader.py A (200 MB)     a mapped file, a few MiB anon
 //   capped  python3 mmap-reader.py B (200 MB)     the same, capped at 100 MiB
 //   grower  node hog.mjs 50 320                   grows 50 MiB/s to 320 MiB, then holds
 // For the first four (caps far above their use) the test prints and asserts the
