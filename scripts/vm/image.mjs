@@ -263,8 +263,12 @@ echo "nnp=$(sed -n 's/^NoNewPrivs:[[:space:]]*//p' /proc/$PID/status)" >> $O/rep
 CG=$(sed -n 's/^0:://p' /proc/$PID/cgroup)
 echo "memory_max=$(cat /sys/fs/cgroup$CG/memory.max)" >> $O/report
 echo "root_mount=$(awk '$5 == "/" { print $6 }' /proc/$PID/mountinfo | cut -d, -f1)" >> $O/report
-# As a user would ask it (podman's --read-only gives /tmp a tmpfs; the image's socket is there).
-podman exec ex supervisor status --json > $O/status.json 2> $O/status.stderr
+# supervisor status as kubectl exec would ask it: in the container's namespaces and root,
+# as its user, with the image's environment (PATH, SUPERVISOR_SOCKET; podman's --read-only
+# gives /tmp a tmpfs). Not podman exec: runc cannot exec into a no_pivot_root container
+# (it joins the mount namespace below the moved root: "chdir to cwd ... no such file").
+IMAGE_ENV=$(podman inspect ex --format '{{range .Config.Env}}{{.}} {{end}}')
+nsenter -t $PID -m -p -r -w -S 1000 -G 1000 env -i $IMAGE_ENV supervisor status --json > $O/status.json 2> $O/status.stderr
 echo "status_exit=$?" >> $O/report
 podman kill -s HUP ex > /dev/null
 # Until both programs have exited on it (node's default for SIGHUP) — at most 120 s.

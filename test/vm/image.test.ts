@@ -5,9 +5,9 @@
 // and npm's cache is brought into the build's RUN steps with `podman build -v`
 // (scripts/vm/image.mjs, cached in .cache/image/). Asserted: the build succeeds, the image
 // runs as the non-root `node` user with the documented ports, `supervisor status`
-// answers through `podman exec`, its logs are the JSON events, `kill -s HUP` reaches
-// the programs, and `stop` ends with exit 0 within the engine's grace (no SIGKILL).
-// No assertion depends on timing.
+// answers from inside the container (nsenter, as kubectl exec would ask), its logs are
+// the JSON events, `kill -s HUP` reaches the programs, and `stop` ends with exit 0
+// within the engine's grace (no SIGKILL). No assertion depends on timing.
 //
 // Slow (an npm ci and an esbuild build under TCG): gated, run by hand with
 //   IMAGE_VM_TEST=1 flock /tmp/vm.lock npx vitest run --project vm test/vm/image.test.ts
@@ -43,7 +43,7 @@ describe.runIf(process.env['IMAGE_VM_TEST'] === '1')('Dockerfile.example built b
     expect(of('supervisor.environment')[0]).toMatchObject({ cgroup: 'v2', memory_limit_bytes: 256 * MiB });
   });
 
-  it('`exec supervisor status` answers through the control socket (on PATH, socket on /tmp)', () => {
+  it('`supervisor status` inside the container answers through the control socket (on PATH, socket on /tmp)', () => {
     expect(report(), r.files['image/status.stderr']).toMatchObject({ status_exit: 0 });
     const status = JSON.parse(r.files['image/status.json'] ?? '{}') as { pid?: number; programs?: Array<{ name: string }> };
     expect(status.pid).toBe(1);
