@@ -11,9 +11,10 @@ import { pool, stackLines } from './support.js';
 afterEach(killAllRuns);
 
 describe('exit code pass-through (single-command mode, PID 1)', () => {
-  // 256 supervisors, each PID 1 of its own namespace: ~0.4 s of CPU apiece (mostly
-  // V8 compiling the 1.7 MB bundle), ~100 CPU-seconds in all: about a minute alone on
-  // 2 cores, but 650 s was measured with the machine loaded 12x over (load average 23).
+  // 256 supervisors, each PID 1 of its own namespace: 0.13-0.4 s of CPU apiece (Node's
+  // start-up and the run path; more without a compile cache, as on Node 20), up to ~100
+  // CPU-seconds in all, but 650 s was measured with the machine loaded 12x over (load
+  // average 23, before the bundle was split into chunks).
   // So the limit is 30 min, and each run has its own 5 min bound so that a hung run
   // fails as a wrong code, not as a timeout. Nothing is asserted on time.
   it('passes every exit code 0..255 through', { timeout: 1_800_000 }, async () => {

@@ -63,16 +63,24 @@ describe('single-command mode on a terminal', () => {
     });
   }
 
-  it('an interactive bash as the command gets job control', async () => {
-    const r = await onPty(
-      [{ wait: '# ' }, { send: 'echo "flags=$-"\n' }, { wait: 'flags=' }, { send: 'exit 5\n' }],
-      supervisor('--log-format', 'json', '--', 'bash', '--norc', '-i'),
-    );
-    expect(r.timed_out).toBe(false);
-    expect(r.output).not.toMatch(/cannot set terminal process group|no job control/);
-    expect(/flags=(\w+)/.exec(r.output)![1]).toContain('m');
-    expect(r.status).toBe(5);
-  });
+  // -g is where bash once lost job control ("cannot set terminal process group").
+  for (const [label, wrap, flags] of [
+    ['not PID 1', (a: string[]) => a, []],
+    ['as PID 1', asPid1, []],
+    ['with -g', (a: string[]) => a, ['-g']],
+    ['as PID 1 with -g', asPid1, ['-g']],
+  ] as const) {
+    it(`${label}: an interactive bash as the command gets job control`, async () => {
+      const r = await onPty(
+        [{ wait: '# ' }, { send: 'echo "flags=$-"\n' }, { wait: 'flags=' }, { send: 'exit 5\n' }],
+        wrap(supervisor('--log-format', 'json', ...flags, '--', 'bash', '--norc', '-i')),
+      );
+      expect(r.timed_out).toBe(false);
+      expect(r.output).not.toMatch(/cannot set terminal process group|no job control/);
+      expect(/flags=(\w+)/.exec(r.output)![1]).toContain('m');
+      expect(r.status).toBe(5);
+    });
+  }
 
   // The inner loop is dash running `sleep` through vfork: a Ctrl-Z often lands while the
   // vfork child has not exec'd yet. The kernel then stops that child, while sh sleeps in
