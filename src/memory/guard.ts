@@ -335,7 +335,7 @@ export class ContainerGuard {
     );
   }
 
-  /** SIGKILL the victim's tree now: the working set would reach the headroom before its grace ends. Returns the pids signalled. */
+  /** SIGKILL every process of the victim now: the working set would reach the headroom before its grace ends. Returns the pids signalled. */
   private escalate(v: Victim, c: ContainerCounters, reading: Reading, a: GuardAssessment, decidedAt: number, quiet = false): number[] {
     v.killed = true;
     const pids = this.o.host.processesOf(v.program, v.pid);

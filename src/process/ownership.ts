@@ -205,6 +205,15 @@ export class ProcessOwnership {
     return main !== undefined && pids.includes(main) ? [main, ...pids.filter((p) => p !== main)] : pids;
   }
 
+  /**
+   * pidsOf without the processes that ended or whose pid now names another process since
+   * the last refresh (one stat read each): what may be sampled or signalled now.
+   */
+  livePidsOf(program: string): number[] {
+    const owned = this.owned.get(program);
+    return this.pidsOf(program).filter((pid) => this.isSame({ pid, startTime: owned!.get(pid)! }));
+  }
+
   /** Its processes other than the main one that are alive (not zombies) as of the last refresh. */
   leftoversOf(program: string): Owned[] {
     const main = this.mains.get(program);

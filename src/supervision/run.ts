@@ -104,7 +104,8 @@ export function runSupervisor(plan: SupervisorPlan, options: RunOptions, logger:
     runningPids: () => supervisor?.runningPids() ?? new Map(),
     isStoppable: (name) => supervisor?.isStoppable(name) ?? false,
     refreshProcesses: () => ownership.refresh(),
-    processesOf: (name) => ownership.pidsOf(name),
+    // Checked now: the memory manager samples them, and the guard may SIGKILL them.
+    processesOf: (name) => ownership.livePidsOf(name),
   });
   // The health monitor (probes) likewise: src/health/monitor.ts. No probes configured: no hooks.
   const health = new HealthMonitor(plan, events, {

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { extendOwnership, parseProcStat, programFromEnviron, type ProcStat } from '../../src/process/ownership.js';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { extendOwnership, parseProcStat, ProcessOwnership, programFromEnviron, type ProcStat } from '../../src/process/ownership.js';
 
 const SUP = 1;
 const proc = (pid: number, ppid: number, pgrp = pid, session = pgrp, startTime = 1000 + pid): ProcStat => ({ pid, ppid, pgrp, session, startTime, state: 'S' });
@@ -65,5 +68,24 @@ describe('process ownership', () => {
     const procs = [proc(10, SUP), proc(20, SUP), proc(21, 20, 20)];
     const o = extendOwnership(none, new Map([['a', 10], ['b', 20]]), procs, ownGroups, () => 'a');
     expect(own(o, 'b')).toEqual([20, 21]);
+  });
+
+  it('what may be signalled now leaves out an owned process that ended or whose pid was reused since the last refresh', () => {
+    const root = mkdtempSync(join(tmpdir(), 'fake-proc-'));
+    const stat = (pid: number, ppid: number, state: string, start: number) => {
+      mkdirSync(join(root, String(pid)), { recursive: true });
+      writeFileSync(join(root, String(pid), 'stat'), `${pid} (x) ${state} ${ppid} ${pid} ${pid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 ${start}`);
+    };
+    stat(1, 0, 'S', 1);
+    stat(10, 1, 'S', 500);
+    stat(11, 1, 'S', 501);
+    stat(12, 1, 'S', 502);
+    const o = new ProcessOwnership(1, root);
+    for (const pid of [10, 11, 12]) o.adopt('a', pid);
+    expect(o.livePidsOf('a').sort()).toEqual([10, 11, 12]);
+    stat(11, 1, 'S', 9999); // ended, and its pid went to another process
+    stat(12, 1, 'Z', 502); // a zombie
+    expect(o.pidsOf('a').sort()).toEqual([10, 11, 12]);
+    expect(o.livePidsOf('a')).toEqual([10]);
   });
 });
