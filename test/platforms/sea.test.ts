@@ -67,9 +67,10 @@ programs:
 
   it('as PID 1 where no temporary directory can be written: exit 70, one line naming the directories tried', async () => {
     // Inside the run's own mount namespace (unshare --mount-proc): read-only tmpfs over each candidate.
-    // (mount by its full path: the bare PATH's directory is under /tmp, hidden by the first mount.)
+    // (mount by its full path: the bare PATH's directory is under /tmp, hidden by the first mount;
+    // the executable is opened first and run from its fd: a checkout under /tmp is hidden too.)
     const mount = execFileSync('sh', ['-c', 'command -v mount'], { encoding: 'utf8' }).trim();
-    const readOnly = `for d in /tmp /dev/shm /run; do ${mount} -t tmpfs -o ro,size=64k none $d || exit 99; done; exec "$0" "$@"`;
+    const readOnly = `exec 3<"$0"; for d in /tmp /dev/shm /run; do ${mount} -t tmpfs -o ro,size=64k none $d || exit 99; done; exec /proc/self/fd/3 "$@"`;
     const r = await runInit(['--', 'true'], { node: ['/bin/sh', '-c', readOnly], bundle: SEA, env: { PATH: bare.PATH!, TMPDIR: '/tmp' } });
     expect(r.code).toBe(70);
     const lines = r.stderr.split('\n').filter(Boolean);
