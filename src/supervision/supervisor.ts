@@ -74,6 +74,9 @@ interface Runtime {
   blocked: boolean;
   /** Polls until the last run's leftovers are gone. */
   leftoverPoll?: NodeJS.Timeout;
+  /** The leftovers told to stop (their stop signal sent) that may still be alive, and when their stop_grace ends. */
+  leftoversTold: Set<number>;
+  leftoversDeadline?: number;
   /** Stopped by the operator (`supervisor stop`): stays down, and the supervisor stays up, until started again. */
   held: boolean;
   /** `supervisor restart` of a running program: start it again once its stop is over. */
@@ -149,7 +152,7 @@ export class Supervisor {
     private readonly options: SupervisorOptions,
     private readonly deps: SupervisorDeps,
   ) {
-    this.runtimes = plan.programs.map((p) => ({ plan: p, state: initialState(p), timers: new Map(), blocked: false, held: false, restartAfterStop: false }));
+    this.runtimes = plan.programs.map((p) => ({ plan: p, state: initialState(p), timers: new Map(), blocked: false, held: false, restartAfterStop: false, leftoversTold: new Set<number>() }));
     for (const rt of this.runtimes) this.byName.set(rt.plan.name, rt);
   }
 
@@ -418,6 +421,13 @@ export class Supervisor {
       `${rt.plan.name} left ${pids.length} process(es) behind: ${signal}`,
     );
     for (const pid of pids) this.deps.ops.kill(pid, signal);
+    // Then SIGCONT, as for a program's own stop: a stopped leftover can act on its signal.
+    if (signal !== 'SIGKILL' && signal !== 'SIGCONT' && signal !== 'SIGSTOP') for (const pid of pids) this.deps.ops.kill(pid, 'SIGCONT');
+    // A shutdown's drain must not send them a second SIGTERM (some take a second one as "quit now").
+    if (signal !== 'SIGKILL') {
+      for (const pid of pids) rt.leftoversTold.add(pid);
+      rt.leftoversDeadline = this.deps.now() + rt.plan.stopGraceMs;
+    }
     if (rt.leftoverPoll) return;
     const poll = () => {
       this.deps.ops.reapNow();
@@ -426,6 +436,8 @@ export class Supervisor {
         return;
       }
       rt.leftoverPoll = undefined;
+      rt.leftoversTold.clear();
+      rt.leftoversDeadline = undefined;
       this.send(rt, { type: 'leftovers_gone' });
     };
     rt.leftoverPoll = setTimeout(poll, DRAIN_POLL_MS);
@@ -559,10 +571,18 @@ export class Supervisor {
       }
       if (!sd.leftoversSignaled && !sd.forced) {
         sd.leftoversSignaled = true;
-        this.deps.events.emit('descendants.stop', { count: left.length, signal: 'SIGTERM', grace_ms: LEFTOVER_GRACE_MS }, `stopping ${left.length} leftover processes`);
-        for (const pid of left) this.deps.ops.kill(pid, 'SIGTERM');
-        for (const pid of left) this.deps.ops.kill(pid, 'SIGCONT');
-        sd.leftoverTimer = setTimeout(() => this.startFinalKill('leftover_grace_expired'), LEFTOVER_GRACE_MS);
+        // Those a program's run left and that were already told to stop (child.leftovers) get no
+        // second signal, and keep the rest of their program's stop_grace before the final kill.
+        const telling = this.runtimes.filter((rt) => rt.leftoversTold.size > 0);
+        const told = new Set(telling.flatMap((rt) => [...rt.leftoversTold]));
+        const graceMs = Math.max(LEFTOVER_GRACE_MS, ...telling.map((rt) => (rt.leftoversDeadline ?? 0) - this.deps.now()));
+        const fresh = left.filter((pid) => !told.has(pid));
+        if (fresh.length > 0) {
+          this.deps.events.emit('descendants.stop', { count: fresh.length, signal: 'SIGTERM', grace_ms: graceMs }, `stopping ${fresh.length} leftover processes`);
+          for (const pid of fresh) this.deps.ops.kill(pid, 'SIGTERM');
+          for (const pid of fresh) this.deps.ops.kill(pid, 'SIGCONT');
+        }
+        sd.leftoverTimer = setTimeout(() => this.startFinalKill('leftover_grace_expired'), graceMs);
       }
       this.drainTimer = setTimeout(tick, DRAIN_POLL_MS);
     };

@@ -24,6 +24,8 @@ interface FakeChild {
  */
 interface Leftover {
   pid: number;
+  /** The program whose run left it (ops.leftovers), if any. */
+  owner?: string;
   obeys?: boolean;
   escapes?: number;
   unkillable?: boolean;
@@ -50,11 +52,12 @@ function harness(programs: ProgramPlan[], singleCommand = false, over: { shutdow
       return { pid: child.pid, signal: (sig) => (child.signals.push(sig), true) };
     },
     descendants: () => leftovers.map((l) => l.pid),
+    leftovers: (name) => leftovers.filter((l) => l.owner === name).map((l) => l.pid),
     kill(pid, sig) {
       const l = leftovers.find((x) => x.pid === pid);
       if (!l) return false;
       l.signals.push(sig);
-      if (sig === 'SIGTERM' && l.obeys) leftovers.splice(leftovers.indexOf(l), 1);
+      if ((sig === 'SIGTERM' && l.obeys) || (sig === 'SIGKILL' && !l.unkillable && !l.escapes)) leftovers.splice(leftovers.indexOf(l), 1);
       return true;
     },
     killRound() {
@@ -295,6 +298,25 @@ describe('Supervisor leftovers and the final kill', () => {
     expect(h.exitCode()).toBe(0);
     expect(h.rounds()).toBe(0);
     expect(h.fields('descendants.stop')).toEqual([{ count: 1, signal: 'SIGTERM', grace_ms: LEFTOVER_GRACE_MS }]);
+  });
+
+  it("a run's leftovers, told to stop when it ended, get no second SIGTERM from the shutdown's drain and keep their stop_grace", () => {
+    // Single-command mode: the command exits, its leftover ignores SIGTERM (some take a second one as "quit now").
+    const h = harness([programPlan({ name: 'app', startSecsMs: 0, stopGraceMs: 8000, restart: 'never', onExit: { action: 'shutdown' } })], true);
+    h.sup.start();
+    const l = h.leave({ owner: 'app' });
+    h.live('app').exit({ code: 0, signal: null });
+    vi.advanceTimersByTime(100);
+    expect(l.signals).toEqual(['SIGTERM', 'SIGCONT']);
+    expect(h.fields('child.leftovers')).toEqual([expect.objectContaining({ count: 1, signal: 'SIGTERM', grace_ms: 8000 })]);
+    expect(h.fields('descendants.stop')).toEqual([]);
+    vi.advanceTimersByTime(LEFTOVER_GRACE_MS); // past the drain's own 5 s, inside the program's 8 s
+    expect(l.signals).toEqual(['SIGTERM', 'SIGCONT']);
+    vi.advanceTimersByTime(3000);
+    expect(l.signals.filter((x) => x === 'SIGTERM')).toHaveLength(1);
+    expect(l.signals).toContain('SIGKILL');
+    vi.advanceTimersByTime(3000);
+    expect(h.exitCode()).toBe(0);
   });
 
   it('a leftover that ignores SIGTERM: SIGCONT after it, then the final kill after the leftover grace; logged', () => {
