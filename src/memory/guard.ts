@@ -14,7 +14,7 @@ import type { MemoryEnvironment } from './environment.js';
 import { readQuiet } from './files.js';
 import { parseCount, parseFlatKeyed, parsePsi } from './parse.js';
 import {
-  assessGuard, chooseGuardVictim, growthRate, guardGraceMs, guardLimits, GROWTH_WINDOW_MS, pushPoint, stallPercent,
+  assessGuard, BurstTracker, chooseGuardVictim, growthRate, guardGraceMs, guardLimits, GROWTH_WINDOW_MS, pushPoint, stallPercent,
   type CappedGrowth, type GuardAssessment, type GuardCandidate, type GuardLimits, type UsagePoint,
 } from './policy.js';
 
@@ -80,7 +80,7 @@ export interface GuardHost {
 }
 
 /** What one round read, as assessGuard takes it. */
-type Reading = { usedBytes: number; rateBytesPerS: number; fullStallPct: number | null; capped: CappedGrowth[] };
+type Reading = { usedBytes: number; rateBytesPerS: number; fullStallPct: number | null; capped: CappedGrowth[]; stepBytes: number };
 
 export interface GuardOptions {
   env: MemoryEnvironment;
@@ -136,6 +136,8 @@ export class ContainerGuard {
   private limits: GuardLimits;
   private timer?: NodeJS.Timeout;
   private points: UsagePoint[] = [];
+  /** A program's bursts (a lump allocated, held, freed): one may come again on top of a leak. */
+  private readonly bursts = new BurstTracker();
   private lastStall?: { at: number; totalUs: number };
   private lastRefresh = -Infinity;
   private lastFull = -Infinity;
@@ -242,13 +244,21 @@ export class ContainerGuard {
     if (now - this.lastFull >= FULL_READ_MS) this.fullRead(now);
     const c = this.read();
     if (!c) return { action: 'none', projectedBytes: 0, msToHeadroom: Infinity, near: false, nextTickMs: this.limits.slowTickMs };
+    this.bursts.add({ at: now, bytes: c.workingSetBytes }, growthRate(this.points, GROWTH_WINDOW_MS));
     pushPoint(this.points, { at: now, bytes: c.workingSetBytes }, GROWTH_WINDOW_MS);
     let fullStallPct: number | null = null;
     if (c.fullStallUs !== undefined) {
       if (this.lastStall) fullStallPct = stallPercent(this.lastStall.totalUs, c.fullStallUs, now - this.lastStall.at);
       if (!this.lastStall || now - this.lastStall.at >= GROWTH_WINDOW_MS) this.lastStall = { at: now, totalUs: c.fullStallUs };
     }
-    const reading = { usedBytes: c.workingSetBytes, rateBytesPerS: growthRate(this.points, GROWTH_WINDOW_MS), fullStallPct, capped: this.o.host.capped() };
+    const reading = {
+      usedBytes: c.workingSetBytes,
+      rateBytesPerS: growthRate(this.points, GROWTH_WINDOW_MS),
+      fullStallPct,
+      capped: this.o.host.capped(),
+      stepBytes: this.bursts.burstBytes,
+      liveStepBytes: this.bursts.liveBytes,
+    };
     this.learnReaction(now, c.workingSetBytes);
     // A loop that runs late (a loaded machine, reclaim) reacts late too: add its recent lateness.
     this.lags.push({ at: now, bytes: Math.max(0, this.gapMs - this.askedMs) });
@@ -331,7 +341,7 @@ export class ContainerGuard {
         grace_ms: graceMs,
         ...(graceMs === 0 ? { killed_processes: pids.length } : {}),
       },
-      `container at ${mb(c.workingSetBytes)} MiB of ${mb(this.limits.limitBytes)} MiB${a.cause === 'predicted' ? `, growing ${mb(reading.rateBytesPerS)} MiB/s` : ''}: ${graceMs === 0 ? 'killed' : 'stopping'} ${v.program}, the program most over its share`,
+      `container at ${mb(c.workingSetBytes)} MiB of ${mb(this.limits.limitBytes)} MiB${a.cause === 'predicted' ? `, growing ${mb(reading.rateBytesPerS)} MiB/s` : ''}${a.cause === 'step' ? `, with ${mb(reading.stepBytes)} MiB steps lately` : ''}: ${graceMs === 0 ? 'killed' : 'stopping'} ${v.program}, the program most over its share`,
     );
   }
 
@@ -357,6 +367,7 @@ export class ContainerGuard {
       container_used_bytes: c.workingSetBytes,
       container_usage_bytes: c.usageBytes,
       growth_bytes_per_s: Math.round(reading.rateBytesPerS),
+      step_bytes: Math.round(reading.stepBytes),
       projected_bytes: Math.round(a.projectedBytes),
       threshold_bytes: this.limits.thresholdBytes,
       headroom_bytes: this.limits.headroomBytes,

@@ -115,6 +115,78 @@ export function growthRate(points: readonly UsagePoint[], windowMs: number, minS
   return Math.max(0, ((last.bytes - first.bytes) * 1000) / (last.at - first.at));
 }
 
+/** How long a burst of the working set is remembered as one that can come again. */
+export const STEP_MEMORY_MS = 10_000;
+/** A rise (or fall) at most this much beyond the steady growth is jitter, not a step. */
+export const MIN_STEP_BYTES = 4 * 1048576;
+
+/**
+ * A sudden rise between two readings: how much more the working set rose than its
+ * growth before it explains (`rateBeforeBytesPerS` over the gap), or 0 when that is
+ * jitter (below MIN_STEP_BYTES).
+ */
+export function stepAbove(prev: UsagePoint | undefined, next: UsagePoint, rateBeforeBytesPerS: number): number {
+  if (!prev || next.at <= prev.at) return 0;
+  const excess = next.bytes - prev.bytes - (Math.max(0, rateBeforeBytesPerS) * (next.at - prev.at)) / 1000;
+  return excess >= MIN_STEP_BYTES ? excess : 0;
+}
+
+/** A rise and a fall this close together (ms), of sizes within BURST_MATCH of each other, make a burst. */
+export const BURST_MAX_MS = 2000;
+const BURST_MATCH = 0.5;
+
+/**
+ * Bursts of the working set: a program that allocates a lump at once, holds it, frees
+ * it, and does it again (40 MiB for 200 ms every second). A burst is a sudden rise
+ * (stepAbove) followed within BURST_MAX_MS by a sudden fall of about the same size; a
+ * leak never falls, and a stopped leaker's fall is much bigger than its last rise. The
+ * largest burst of the last STEP_MEMORY_MS may come again on top of the working set
+ * without it; `liveBytes` is a rise of that size still up now (the burst, probably),
+ * so that it is not counted twice. Only readings: the growth rate is left alone.
+ */
+export class BurstTracker {
+  private prev?: UsagePoint;
+  /** Sudden rises not yet matched by a fall, newest last. */
+  private rises: UsagePoint[] = [];
+  /** Bursts seen (a rise and its fall), for the allowance. */
+  private bursts: UsagePoint[] = [];
+
+  /** One reading, with the growth rate before it. */
+  add(point: UsagePoint, rateBeforeBytesPerS: number): void {
+    const prev = this.prev;
+    this.prev = point;
+    while (this.rises.length > 0 && point.at - this.rises[0]!.at > BURST_MAX_MS) this.rises.shift();
+    while (this.bursts.length > 0 && point.at - this.bursts[0]!.at > STEP_MEMORY_MS) this.bursts.shift();
+    if (!prev) return;
+    const rise = stepAbove(prev, point, rateBeforeBytesPerS);
+    if (rise > 0) {
+      this.rises.push({ at: point.at, bytes: rise });
+      return;
+    }
+    const fall = prev.bytes - point.bytes;
+    if (fall < MIN_STEP_BYTES) return;
+    let i = this.rises.length - 1;
+    while (i >= 0 && Math.abs(this.rises[i]!.bytes - fall) > BURST_MATCH * this.rises[i]!.bytes) i--;
+    if (i >= 0) {
+      this.bursts.push({ at: point.at, bytes: this.rises[i]!.bytes });
+      this.rises.splice(i, 1);
+    }
+  }
+
+  /** The largest burst of the last STEP_MEMORY_MS (0: none seen). */
+  get burstBytes(): number {
+    return Math.max(0, ...this.bursts.map((b) => b.bytes));
+  }
+
+  /** A rise still up of about a known burst's size: that burst, up now. */
+  get liveBytes(): number {
+    const size = this.burstBytes;
+    if (size === 0) return 0;
+    const up = [...this.rises].reverse().find((r) => Math.abs(r.bytes - size) <= BURST_MATCH * size);
+    return up ? Math.min(up.bytes, size) : 0;
+  }
+}
+
 /** Stall percentage between two PSI `total` readings (microseconds) taken `elapsedMs` apart; null without both. */
 export function stallPercent(prevTotalUs: number | undefined, totalUs: number | undefined, elapsedMs: number): number | null {
   if (prevTotalUs === undefined || totalUs === undefined || elapsedMs <= 0) return null;
@@ -162,6 +234,10 @@ export interface GuardReading {
   fullStallPct: number | null;
   /** The running programs whose own cap stops their growth (none: the growth is unbounded). */
   capped?: readonly CappedGrowth[];
+  /** The largest burst of the last STEP_MEMORY_MS (BurstTracker): it may come again on top of the working set without it. */
+  stepBytes?: number;
+  /** A burst up now (part of usedBytes). */
+  liveStepBytes?: number;
 }
 
 /** A running program with a cap of its own: how far it can still grow, and how fast it grew lately. */
@@ -194,13 +270,13 @@ export function boundedGrowth(rateBytesPerS: number, capped: readonly CappedGrow
 }
 
 export type GuardAction = 'none' | 'stop' | 'kill';
-export type GuardCause = 'threshold' | 'predicted' | 'pressure' | 'headroom';
+export type GuardCause = 'threshold' | 'predicted' | 'step' | 'pressure' | 'headroom';
 
 export interface GuardAssessment {
   /** stop = the victim's stop signal and its grace; kill = SIGKILL now (the limit is closer than the grace). */
   action: GuardAction;
   cause?: GuardCause;
-  /** Where the working set will be after reactionMs at the current growth (boundedGrowth: capped programs stop at their caps). */
+  /** Where the working set can be after reactionMs: the current growth (boundedGrowth: capped programs stop at their caps) plus a recent step. */
   projectedBytes: number;
   /** ms until the working set reaches limit − headroom at the current growth; Infinity when not growing. */
   msToHeadroom: number;
@@ -211,18 +287,27 @@ export interface GuardAssessment {
 
 /** What the guard should do now, from one reading of the container. */
 export function assessGuard(r: GuardReading, l: GuardLimits): GuardAssessment {
-  const projectedBytes = r.usedBytes + boundedGrowth(r.rateBytesPerS, r.capped ?? [], l.reactionMs);
+  const growth = boundedGrowth(r.rateBytesPerS, r.capped ?? [], l.reactionMs);
+  const growthBytes = r.usedBytes + growth;
+  // A step seen lately may come again within the reaction time, on top of the baseline (the
+  // working set without the steps up now): it counts towards a stop and towards watching
+  // closely, not towards a SIGKILL, which the growth alone decides.
+  const step = Math.max(0, r.stepBytes ?? 0);
+  const baselineBytes = r.usedBytes - Math.max(0, r.liveStepBytes ?? 0);
+  const withStepBytes = baselineBytes + growth + step;
+  const projectedBytes = Math.max(growthBytes, withStepBytes);
   const headroomMark = l.limitBytes - l.headroomBytes;
   const msToHeadroom = r.usedBytes >= headroomMark ? 0 : r.rateBytesPerS > 0 ? ((headroomMark - r.usedBytes) * 1000) / r.rateBytesPerS : Infinity;
-  // Near: the threshold is within one slow tick plus a reaction at this growth, or usage is past 90 % of it.
+  // Near: the threshold is within one slow tick plus a reaction at this growth (plus a step), or usage is past 90 % of it.
   // (Near and the time to the headroom take the growth unbounded: caps bound the prediction, not the watch.)
-  const nearProjection = r.usedBytes + (r.rateBytesPerS * (l.slowTickMs + l.reactionMs)) / 1000;
+  const nearProjection = Math.max(r.usedBytes, baselineBytes + step) + (r.rateBytesPerS * (l.slowTickMs + l.reactionMs)) / 1000;
   const near = nearProjection >= l.thresholdBytes || r.usedBytes >= l.thresholdBytes * 0.9;
   const nextTickMs = near ? l.fastTickMs : l.slowTickMs;
   const base = { projectedBytes, msToHeadroom, near, nextTickMs };
-  if (projectedBytes >= headroomMark) return { ...base, action: 'kill', cause: 'headroom' };
+  if (growthBytes >= headroomMark) return { ...base, action: 'kill', cause: 'headroom' };
   if (r.usedBytes >= l.thresholdBytes) return { ...base, action: 'stop', cause: 'threshold' };
-  if (projectedBytes >= l.thresholdBytes) return { ...base, action: 'stop', cause: 'predicted' };
+  if (growthBytes >= l.thresholdBytes) return { ...base, action: 'stop', cause: 'predicted' };
+  if (withStepBytes >= l.thresholdBytes) return { ...base, action: 'stop', cause: 'step' };
   if (r.fullStallPct !== null && r.fullStallPct >= l.pressureFullPct && r.usedBytes >= l.pressureFloorBytes) return { ...base, action: 'stop', cause: 'pressure' };
   return { ...base, action: 'none' };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  assessGuard, boundedGrowth, chooseGuardVictim, pushPoint, classifyKill, growthRate, guardGraceMs, guardLimits, guardTriggered, leafPressureVerdict, nearLimit, stallPercent, watchdogVerdict,
+  assessGuard, boundedGrowth, chooseGuardVictim, pushPoint, classifyKill, growthRate, guardGraceMs, guardLimits, guardTriggered, leafPressureVerdict, nearLimit, stallPercent, stepAbove, BurstTracker, watchdogVerdict,
   type CappedGrowth,
 } from '../../src/memory/policy.js';
 import { ContainerGuard, type ContainerCounters, type GuardProgram } from '../../src/memory/guard.js';
@@ -202,6 +202,47 @@ describe('container guard: when to look and when to act', () => {
   });
 });
 
+describe('container guard: sudden steps (a program that allocates in bursts)', () => {
+  const limits = guardLimits(256 * MiB, Math.floor(256 * MiB * 0.95), 250);
+  it('a step is the rise a gap shows beyond the growth before it; jitter and steady growth are none', () => {
+    expect(stepAbove(undefined, { at: 250, bytes: 100 * MiB }, 0)).toBe(0);
+    expect(stepAbove({ at: 0, bytes: 100 * MiB }, { at: 250, bytes: 112.5 * MiB }, 50 * MiB)).toBe(0); // 50 MiB/s, steady
+    expect(stepAbove({ at: 0, bytes: 100 * MiB }, { at: 250, bytes: 103 * MiB }, 0)).toBe(0); // 3 MiB: jitter
+    expect(stepAbove({ at: 0, bytes: 100 * MiB }, { at: 250, bytes: 152.5 * MiB }, 50 * MiB)).toBe(40 * MiB); // 40 MiB at once, on a 50 MiB/s leak
+    expect(stepAbove({ at: 0, bytes: 150 * MiB }, { at: 250, bytes: 100 * MiB }, 0)).toBe(0); // a fall
+  });
+  it('a burst is a sudden rise and a fall of about its size soon after; a leak (no fall) or a stopped leaker (a much bigger fall) is none', () => {
+    const t = new BurstTracker();
+    for (let at = 0; at <= 1000; at += 250) t.add({ at, bytes: 200 * MiB }, 0);
+    t.add({ at: 1250, bytes: 240 * MiB }, 0); // up 40 MiB at once
+    expect(t.burstBytes).toBe(0); // not yet a burst: a leak's first step looks the same
+    t.add({ at: 1450, bytes: 200 * MiB }, 0); // down again
+    expect(t.burstBytes).toBe(40 * MiB);
+    expect(t.liveBytes).toBe(0);
+    t.add({ at: 2250, bytes: 240 * MiB }, 0); // the next one
+    expect(t.liveBytes).toBe(40 * MiB); // up now: not to be counted twice
+    t.add({ at: 2450, bytes: 200 * MiB }, 0);
+    expect(t.liveBytes).toBe(0);
+    t.add({ at: 13_000, bytes: 200 * MiB }, 0);
+    expect(t.burstBytes).toBe(0); // forgotten after STEP_MEMORY_MS
+
+    const leak = new BurstTracker();
+    let used = 100;
+    for (let at = 0; at <= 3000; at += 250) leak.add({ at, bytes: (used += 25) * MiB }, at === 0 ? 0 : 100 * MiB);
+    leak.add({ at: 3250, bytes: 100 * MiB }, 100 * MiB); // the leaker stopped: 300 MiB freed
+    expect(leak.burstBytes).toBe(0);
+  });
+  it('a leak 35 MiB short of the threshold with 40 MiB steps lately: stop now (cause step); without them, not yet; a step alone never SIGKILLs', () => {
+    // CI's VM run: at 208 MiB growing 45 MiB/s, a 40 MiB burst took the working set to 252.5 MiB.
+    const reading = { usedBytes: 208 * MiB, rateBytesPerS: 45 * MiB, fullStallPct: null };
+    expect(assessGuard(reading, limits)).toMatchObject({ action: 'none', near: false });
+    expect(assessGuard({ ...reading, stepBytes: 40 * MiB }, limits)).toMatchObject({ action: 'stop', cause: 'step', near: true, nextTickMs: 25 });
+    expect(assessGuard({ ...reading, usedBytes: 228 * MiB, stepBytes: 40 * MiB }, limits)).toMatchObject({ action: 'stop', cause: 'predicted' }); // the growth alone gets there
+    expect(assessGuard({ ...reading, usedBytes: 215 * MiB, rateBytesPerS: 0, stepBytes: 40 * MiB }, limits)).toMatchObject({ action: 'stop', cause: 'step' });
+    expect(assessGuard({ ...reading, usedBytes: 200 * MiB, rateBytesPerS: 0, stepBytes: 40 * MiB }, limits)).toMatchObject({ action: 'none', near: false }); // 240: a step cannot reach the threshold
+  });
+});
+
 describe('leaf memory pressure', () => {
   const caps = { highBytes: 64 * MiB, maxBytes: 96 * MiB };
   it('reported once per episode when the leaf stalls near its high mark; re-armed when the stall ends', () => {
@@ -302,6 +343,36 @@ describe('container guard loop (readings injected)', () => {
     for (let i = 0; i < 20 && r.kills.length === 0; i++) a = r.step(25, (used += 2.5));
     expect(r.kills.sort((x, y) => x - y)).toEqual([11, 500, 501]);
     expect(r.events[1]).toMatchObject({ fields: { action: 'kill', program: 'leaker', processes: 3 } });
+  });
+  it('40 MiB bursts every second on a 50 MiB/s leak: the leaker is stopped before any burst takes the working set past the threshold', () => {
+    const r = rig(progs);
+    let t = 0;
+    let seen = 0;
+    // (CI's VM run: a burst at 208 MiB of leak took the working set to 252.5 MiB, 3.5 MiB from the limit)
+    let a = r.step(0, 60);
+    while (r.stops.length === 0 && t < 10_000) {
+      t += a.nextTickMs;
+      const used = 60 + (50 * t) / 1000 + (t % 1000 < 200 ? 40 : 0);
+      seen = Math.max(seen, used);
+      a = r.step(a.nextTickMs, used);
+    }
+    expect(r.stops.map((x) => x[0])).toEqual(['leaker']);
+    expect(seen).toBeLessThan(243.2);
+    expect(r.events[0]).toMatchObject({ fields: { action: 'stop', cause: 'step', step_bytes: expect.any(Number) } });
+    expect(r.events[0]!.fields.step_bytes).toBeGreaterThan(30 * MiB);
+  });
+  it('the same bursts on a steady 170 MiB stop no one: a burst up now is not counted twice', () => {
+    // (At a steady 200 MiB the 40 MiB rise still reads as the start of a fast leak and
+    // stops someone, as before bursts were told apart: the README says so.)
+    const r = rig(progs);
+    let t = 0;
+    let a = r.step(0, 170);
+    while (t < 30_000) {
+      t += a.nextTickMs;
+      a = r.step(a.nextTickMs, 170 + (t % 1000 < 200 ? 40 : 0));
+    }
+    expect(r.stops).toEqual([]);
+    expect(r.events).toEqual([]);
   });
   it('a program near its own cap is left to its cap; once it no longer counts as capped (being stopped), its growth counts again', () => {
     const r = rig(progs);
