@@ -58,7 +58,8 @@ function podScript(p: Pod): string {
     privileged: p.privileged,
     memoryBytes: 256 * MiB,
     cgroupsPath: `/kubepods/pod-${p.name}/ctr`,
-    binds: [{ source: d, destination: OUT }],
+    // The checkout again at its own path: the pod's tmpfs /tmp hides it when it lives under /tmp (a clone there).
+    binds: [{ source: d, destination: OUT }, { source: REPO, destination: REPO }],
   });
   const pod = `/sys/fs/cgroup/kubepods/pod-${p.name}`;
   const cg = `${pod}/ctr`;
