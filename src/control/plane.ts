@@ -48,7 +48,7 @@ function message(e: unknown): string {
 export function startControlPlane(d: ControlPlaneDeps): ControlPlane {
   const where = { pid1: d.pid1, singleCommand: d.plan.singleCommand };
   const socketPath = serverSocketPath(d.plan.controlSocket, d.env, where);
-  const missing = missingDefaultSocket(d.plan.controlSocket, d.env, where);
+  const missing = socketPath === null ? missingDefaultSocket(d.plan.controlSocket, d.env, where) : null;
   // Information, not a warning: the control commands are optional; say how to get them.
   if (missing !== null)
     d.events.emit('control.unavailable', { reason: 'no_writable_default', detail: missing }, `no control socket: ${missing}; set SUPERVISOR_SOCKET (or control.socket) to a writable place for supervisor status|probe`);

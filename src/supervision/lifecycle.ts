@@ -141,8 +141,13 @@ function giveUpEvent(plan: ProgramPlan, state: ProgramState, intent: StopIntent)
  */
 export function stopSignalEffects(signal: NodeJS.Signals, relayed: boolean): Effect[] {
   const effects: Effect[] = [{ type: 'signal', signal }];
-  if (!relayed && signal !== 'SIGCONT' && signal !== 'SIGKILL' && signal !== 'SIGSTOP') effects.push({ type: 'signal', signal: 'SIGCONT' });
+  if (!relayed && followedBySigcont(signal)) effects.push({ type: 'signal', signal: 'SIGCONT' });
   return effects;
+}
+
+/** Whether a stop signal is followed by SIGCONT (all but SIGCONT itself, SIGKILL and SIGSTOP): a program's and its leftovers'. */
+export function followedBySigcont(signal: NodeJS.Signals): boolean {
+  return signal !== 'SIGCONT' && signal !== 'SIGKILL' && signal !== 'SIGSTOP';
 }
 
 function same(state: ProgramState): Transition {

@@ -6,7 +6,7 @@
 import type { ProgramPlan, SupervisorPlan } from '../plan/types.js';
 import type { EventSink } from '../logging/events.js';
 import type { ChildExit, ChildHandle, OutputSinks, SpawnCallbacks } from '../process/spawn.js';
-import { ALIVE_PHASES, initialState, transition, type LifecycleInput, type Phase, type ProgramState, type TimerName } from './lifecycle.js';
+import { ALIVE_PHASES, followedBySigcont, initialState, transition, type LifecycleInput, type Phase, type ProgramState, type TimerName } from './lifecycle.js';
 import { conditionFailed, conditionMet, type DependencyView } from './dependency.js';
 import { decideExitCode, type ShutdownCause } from './exit-code.js';
 import type { KillRoundResult } from '../process/kill-tree.js';
@@ -422,7 +422,7 @@ export class Supervisor {
     );
     for (const pid of pids) this.deps.ops.kill(pid, signal);
     // Then SIGCONT, as for a program's own stop: a stopped leftover can act on its signal.
-    if (signal !== 'SIGKILL' && signal !== 'SIGCONT' && signal !== 'SIGSTOP') for (const pid of pids) this.deps.ops.kill(pid, 'SIGCONT');
+    if (followedBySigcont(signal)) for (const pid of pids) this.deps.ops.kill(pid, 'SIGCONT');
     // A shutdown's drain must not send them a second SIGTERM (some take a second one as "quit now").
     if (signal !== 'SIGKILL') {
       for (const pid of pids) rt.leftoversTold.add(pid);
